@@ -21,6 +21,7 @@ __all__ = [
     "bundled_names",
     "load_bundled",
     "load_image",
+    "images_in_folder",
     "prepare",
     "IMAGE_SUFFIXES",
 ]
@@ -152,6 +153,12 @@ def prepare(image: np.ndarray, *, max_side: int, multiple: int) -> np.ndarray:
     then centre-cropped to the nearest lower multiple of ``multiple`` on each side. The result
     is exactly the array to feed the pipeline and to compare its output with.
 
+    Raises
+    ------
+    ValueError
+        If ``image`` is not ``uint8`` HxWx3, if ``multiple`` or ``max_side`` is out of range, or
+        if a side is shorter than ``multiple`` (it would have to be upsampled).
+
     Examples
     --------
     >>> prepare(np.zeros((480, 640, 3), np.uint8), max_side=256, multiple=8).shape
@@ -161,6 +168,12 @@ def prepare(image: np.ndarray, *, max_side: int, multiple: int) -> np.ndarray:
     if multiple < 1 or max_side < multiple:
         raise ValueError(f"need 1 <= multiple <= max_side, got multiple={multiple}, max_side={max_side}")
     height, width = image.shape[:2]
+    if min(height, width) < multiple:
+        # the smallest legal side is `multiple`: reaching it would mean upsampling
+        raise ValueError(
+            f"image {height}x{width} has a side shorter than {multiple} pixels; it cannot be prepared "
+            f"to multiples of {multiple} without upsampling"
+        )
     scale = min(1.0, max_side / max(height, width))
     new_h, new_w = max(multiple, round(height * scale)), max(multiple, round(width * scale))
     if (new_h, new_w) != (height, width):
