@@ -1,0 +1,232 @@
+"""The results store: one SQLite file, one row per run and one per case.
+
+Only one process writes (the pytest controller), so the store needs no locking beyond SQLite's
+own; WAL mode lets a reader (``leakage runs``, a report) look while a run is writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from harness.metrics import METRIC_NAMES
+
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "RESULT_COLUMNS", "new_run_id"]
+
+SCHEMA_VERSION = 1
+
+#: Columns of the ``results`` table besides ``run_id``, in order. JSON columns hold lists/dicts.
+RESULT_COLUMNS = (
+    "experiment",
+    "case_id",
+    "nodeid",
+    "image",
+    "strength",
+    "radius",
+    "seed",
+    "steps",
+    "steps_run",
+    "height",
+    "width",
+    "status",
+    *METRIC_NAMES,
+    "seconds",
+    "flags",
+    "message",
+    "edge_profile",
+    "artifact",
+    "recorded",
+)
+_JSON_COLUMNS = ("flags", "edge_profile")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    name TEXT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    preset TEXT,
+    fingerprint TEXT,
+    options TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    experiment TEXT NOT NULL, case_id TEXT NOT NULL, nodeid TEXT,
+    image TEXT, strength REAL, radius REAL, seed INTEGER, steps INTEGER, steps_run INTEGER,
+    height INTEGER, width INTEGER, status TEXT NOT NULL,
+    {", ".join(f"{m} {'INTEGER' if m == 'n_outside' else 'REAL'}" for m in METRIC_NAMES)},
+    seconds REAL, flags TEXT, message TEXT, edge_profile TEXT, artifact TEXT, recorded TEXT,
+    PRIMARY KEY (run_id, experiment, case_id)
+);
+"""
+
+
+class StoreError(Exception):
+    """The store file is unusable: another program's database, a newer schema, an unknown run."""
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a short random suffix."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A results store at ``path`` (created with its parent folder on first write).
+
+    Examples
+    --------
+    >>> store = Store("reports/leakage.sqlite")   # doctest: +SKIP
+    >>> store.frame().groupby("experiment").mse_outside.mean()   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        if not create and not self.path.exists():
+            raise StoreError(f"no results store at {self.path}; run `pytest benchmarks` first or pass --store")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path)
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = self._schema_version(conn, create=create)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a leakage results store ({exc})") from exc
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{self.path} has schema version {version}, this harness reads version {SCHEMA_VERSION}; "
+                "use a new --leak-store path or the matching harness version"
+            )
+        return conn
+
+    @staticmethod
+    def _schema_version(conn: sqlite3.Connection, *, create: bool) -> int:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if tables or not create:
+                raise sqlite3.DatabaseError("no meta table")
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return SCHEMA_VERSION
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else -1
+
+    # -- writing (the pytest controller only) -------------------------------------------------
+
+    def start_run(self, run_id: str, *, name: str | None, preset: str, options: dict) -> None:
+        """Record a run as started (status ``running``)."""
+        conn = self._connect(create=True)
+        with conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, name, started, status, preset, options) VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, name, _now(), preset, json.dumps(options, sort_keys=True, default=str)),
+            )
+        conn.close()
+
+    def set_fingerprint(self, run_id: str, fingerprint: dict) -> None:
+        """Attach the pipeline's fingerprint to a run."""
+        self._update_run(run_id, "fingerprint = ?", json.dumps(fingerprint, sort_keys=True, default=str))
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...)."""
+        conn = self._connect(create=False)
+        with conn:
+            conn.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?", (_now(), status, run_id))
+        conn.close()
+
+    def _update_run(self, run_id: str, assignment: str, value) -> None:
+        conn = self._connect(create=False)
+        with conn:
+            conn.execute(f"UPDATE runs SET {assignment} WHERE run_id = ?", (value, run_id))
+        conn.close()
+
+    def add_result(self, run_id: str, row: dict) -> None:
+        """Insert or replace one case's row. Unknown keys are an error; missing ones are NULL."""
+        unknown = set(row) - set(RESULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown result columns: {', '.join(sorted(unknown))}")
+        values = {col: row.get(col) for col in RESULT_COLUMNS}
+        values["recorded"] = values["recorded"] or _now()
+        for col in _JSON_COLUMNS:
+            if values[col] is not None:
+                values[col] = json.dumps(values[col])
+        cols = ("run_id", *RESULT_COLUMNS)
+        conn = self._connect(create=False)
+        with conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                (run_id, *values.values()),
+            )
+        conn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def runs(self) -> pd.DataFrame:
+        """Every run, oldest first, with its number of result rows in ``cases``."""
+        conn = self._connect(create=False)
+        try:
+            frame = pd.read_sql_query(
+                "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
+                "FROM runs ORDER BY started, run_id",
+                conn,
+            )
+        finally:
+            conn.close()
+        return frame
+
+    def latest_run_id(self) -> str:
+        """The id of the most recently started run."""
+        runs = self.runs()
+        if runs.empty:
+            raise StoreError(f"{self.path} holds no runs yet")
+        return str(runs.run_id.iloc[-1])
+
+    def run(self, run_id: str | None = None) -> dict:
+        """One run's record as a dict (latest by default); ``fingerprint`` and ``options`` decoded."""
+        run_id = self._resolve(run_id)
+        runs = self.runs()
+        record = runs[runs.run_id == run_id].iloc[0].to_dict()
+        for key in ("fingerprint", "options"):
+            record[key] = json.loads(record[key]) if record[key] else {}
+        return record
+
+    def _resolve(self, run_id: str | None) -> str:
+        if run_id is None:
+            return self.latest_run_id()
+        ids = self.runs().run_id.tolist()
+        matches = [r for r in ids if r == run_id] or [r for r in ids if r.startswith(run_id)]
+        if len(matches) != 1:
+            found = "no run" if not matches else f"{len(matches)} runs"
+            raise StoreError(f"{found} in {self.path} matches {run_id!r}; `leakage runs` lists them")
+        return matches[0]
+
+    def frame(self, run_id: str | None = None) -> pd.DataFrame:
+        """One run's result rows (latest run by default), JSON columns decoded."""
+        run_id = self._resolve(run_id)
+        conn = self._connect(create=False)
+        try:
+            frame = pd.read_sql_query(
+                "SELECT * FROM results WHERE run_id = ? ORDER BY experiment, case_id", conn, params=(run_id,)
+            )
+        finally:
+            conn.close()
+        for col in _JSON_COLUMNS:
+            frame[col] = [json.loads(v) if isinstance(v, str) else None for v in frame[col]]
+        return frame
