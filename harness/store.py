@@ -213,8 +213,8 @@ class Store:
         ids = self.runs().run_id.tolist()
         matches = [r for r in ids if r == run_id] or [r for r in ids if r.startswith(run_id)]
         if len(matches) != 1:
-            found = "no run" if not matches else f"{len(matches)} runs"
-            raise StoreError(f"{found} in {self.path} matches {run_id!r}; `leakage runs` lists them")
+            found = "no run in {} matches" if not matches else f"{len(matches)} runs in {{}} match"
+            raise StoreError(f"{found.format(self.path)} {run_id!r}; `leakage runs` lists them")
         return matches[0]
 
     def frame(self, run_id: str | None = None) -> pd.DataFrame:

@@ -1,0 +1,171 @@
+"""The ``--leak-*`` options: parsers that reject bad values, and defaults from pyproject.toml.
+
+Each option's value comes from, in order: the command line, ``[tool.pytest.ini_options]``
+(``leak_pipeline = ...``), ``[tool.leakage]`` in ``pyproject.toml`` (``pipeline = ...``), the
+built-in default. Values from files go through the same parser as the command line, so a bad
+value is rejected the same way wherever it was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["Option", "OPTIONS", "LeakageOptions", "read_tool_config", "resolve_options"]
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of: {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{value!r} must be >= {low}")
+        return number
+
+    return parse
+
+
+def parse_device(value: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+def parse_names(value: str) -> list[str]:
+    """A comma-separated list (``coffee,astronaut``); empty entries are errors."""
+    items = [v.strip() for v in str(value).split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"{value!r} has an empty entry; separate names with single commas")
+    return items
+
+
+def parse_text(value: str) -> str:
+    if not str(value).strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``--leak-<name>`` option."""
+
+    name: str  # attribute name, e.g. "max_side" for --leak-max-side
+    parse: Callable[[str], Any] | None
+    default: Any
+    help: str
+    metavar: str | None = None
+    flag: bool = False  # store_true
+
+    @property
+    def cli(self) -> str:
+        return "--leak-" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("pipeline", parse_text, "tiny", "pipeline to measure: tiny | tiny-9ch | a diffusers folder | a hub id", "REF"),
+    Option("preset", _choice("smoke", "paper"), "smoke", "sweep design: smoke (fast) | paper (the 2023 study)", "NAME"),
+    Option("images", parse_names, None, "comma-separated bundled image names and/or folders of images (default: the preset's)", "LIST"),
+    Option("max_side", _int_at_least(8), None, "longest image side in pixels (default: the preset's)", "PX"),
+    Option("steps", _int_at_least(1), None, "denoising steps at strength 1 (default: the preset's)", "N"),
+    Option("seed", _int_at_least(0), 0, "noise seed of every case", "N"),
+    Option("seeds", _int_at_least(1), 1, "repeat every case over N seeds (seed, seed+1, ...)", "N"),
+    Option("device", parse_device, "auto", "auto | cpu | cuda | cuda:N (xdist worker gwK takes cuda:K%%n)", "DEV"),
+    Option("dtype", _choice("auto", "float32", "float16", "bfloat16"), "auto", "weights dtype: auto = float16 on CUDA, float32 on CPU", "DTYPE"),
+    Option("store", parse_text, "reports/leakage.sqlite", "results store (SQLite), relative to the rootdir", "PATH"),
+    Option("run_name", parse_text, None, "a name for this run in the store", "NAME"),
+    Option("artifacts", _choice("all", "none"), "all", "save every output PNG under reports/artifacts/RUN (all) or none", "WHICH"),
+    Option("paste_back", None, False, "paste the original back outside the mask (a control: leakage must be 0)", flag=True),
+)
+
+
+@dataclass(frozen=True)
+class LeakageOptions:
+    """Resolved option values (see :data:`OPTIONS`)."""
+
+    pipeline: str
+    preset: str
+    images: list[str] | None
+    max_side: int | None
+    steps: int | None
+    seed: int
+    seeds: int
+    device: str
+    dtype: str
+    store: str
+    run_name: str | None
+    artifacts: str
+    paste_back: bool
+
+    def as_dict(self) -> dict:
+        return {o.name: getattr(self, o.name) for o in OPTIONS}
+
+
+def read_tool_config(rootpath: Path) -> dict:
+    """The ``[tool.leakage]`` table of ``rootpath/pyproject.toml`` (empty when absent)."""
+    path = rootpath / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    table = data.get("tool", {}).get("leakage", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"[tool.leakage] in {path} must be a table")
+    return table
+
+
+def resolve_options(cli: dict, ini: dict, tool: dict) -> LeakageOptions:
+    """Combine the sources; raise ``ValueError`` naming the source, option and bad value."""
+    known = {o.name for o in OPTIONS}
+    unknown = sorted(set(tool) - known - {"thresholds", "tolerances"})
+    if unknown:
+        raise ValueError(f"[tool.leakage] has unknown keys: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    values = {}
+    for opt in OPTIONS:
+        if cli.get(opt.name) not in (None, False, []):
+            values[opt.name] = cli[opt.name]  # already parsed by argparse
+            continue
+        for source, table, key in (
+            ("[tool.pytest.ini_options]", ini, "leak_" + opt.name),
+            ("[tool.leakage]", tool, opt.name),
+        ):
+            raw = table.get(key)
+            if raw not in (None, ""):
+                values[opt.name] = _parse_config_value(opt, raw, f"{source} {key}")
+                break
+        else:
+            values[opt.name] = opt.default
+    return LeakageOptions(**values)
+
+
+def _parse_config_value(opt: Option, raw: Any, where: str) -> Any:
+    if opt.flag:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "1", "yes", "false", "0", "no"):
+            return str(raw).lower() in ("true", "1", "yes")
+        raise ValueError(f"{where} = {raw!r}: expected true or false")
+    if isinstance(raw, list) and opt.name == "images":
+        raw = ",".join(str(r) for r in raw)
+    try:
+        return opt.parse(str(raw))
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
