@@ -1,0 +1,82 @@
+"""The ``leakage`` command: look at and export what runs recorded.
+
+Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.gate.baseline import BaselineError
+from harness.store import Store, StoreError
+
+__all__ = ["main"]
+
+DEFAULT_STORE = "reports/leakage.sqlite"
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    runs = Store(args.store).runs()
+    if runs.empty:
+        print(f"no runs in {args.store}")
+        return 0
+    columns = ["run_id", "name", "preset", "status", "cases", "started", "finished"]
+    print(runs[columns].to_string(index=False, na_rep="-"))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    frame = store.frame(args.run)
+    out = Path(args.csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    print(f"wrote {len(frame)} rows of run {frame.run_id.iloc[0] if len(frame) else args.run} to {out}")
+    return 0
+
+
+def _cmd_baseline_save(args: argparse.Namespace) -> int:
+    from harness.gate import baseline_from_store, baseline_path, write_baseline
+
+    store = Store(args.store)
+    document = baseline_from_store(store, args.run, name=args.name)
+    path = write_baseline(document, baseline_path(args.name, Path(args.root)))
+    print(f"saved baseline {args.name!r} from run {document['run_id']} ({len(document['cases'])} cases): {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leakage", description="Read what `pytest benchmarks` recorded: list runs, export rows, save baselines."
+    )
+    parser.add_argument("--store", default=DEFAULT_STORE, help=f"results store [default: {DEFAULT_STORE}]")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    runs = sub.add_parser("runs", help="list the runs in the store")
+    runs.set_defaults(func=_cmd_runs)
+
+    export = sub.add_parser("export", help="write one run's rows as CSV")
+    export.add_argument("run", nargs="?", default=None, help="run id or unique prefix [default: latest]")
+    export.add_argument("--csv", required=True, metavar="PATH", help="where to write the CSV")
+    export.set_defaults(func=_cmd_export)
+
+    baseline = sub.add_parser("baseline", help="manage saved baselines")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = baseline_sub.add_parser("save", help="save a run as baselines/NAME.json")
+    save.add_argument("name", help="baseline name (or a path ending in .json)")
+    save.add_argument("--run", default=None, help="run id or unique prefix [default: latest]")
+    save.add_argument("--root", default=".", help="project folder holding baselines/ [default: .]")
+    save.set_defaults(func=_cmd_baseline_save)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``leakage`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (StoreError, BaselineError) as exc:
+        print(f"leakage: {exc}", file=sys.stderr)
+        return 2
