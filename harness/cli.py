@@ -47,9 +47,21 @@ def _cmd_baseline_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import build_report  # matplotlib and jinja2 load only for this command
+
+    try:
+        path = build_report(args.store, run_id=args.run, output=args.output)
+    except OSError as exc:  # the output path is a folder, read-only, ...
+        print(f"leakage: cannot write the report to {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="leakage", description="Read what `pytest benchmarks` recorded: list runs, export rows, save baselines."
+        prog="leakage", description="Read what `pytest benchmarks` recorded: list runs, export rows, write the report, save baselines."
     )
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"results store [default: {DEFAULT_STORE}]")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run", nargs="?", default=None, help="run id or unique prefix [default: latest]")
     export.add_argument("--csv", required=True, metavar="PATH", help="where to write the CSV")
     export.set_defaults(func=_cmd_export)
+
+    report = sub.add_parser("report", help="write one run's self-contained HTML report")
+    report.add_argument("--store", default=argparse.SUPPRESS, help="results store (also accepted before 'report')")
+    report.add_argument("--run", default=None, metavar="RUN", help="run id or unique prefix [default: latest]")
+    report.add_argument("-o", "--output", default="reports/leakage.html", metavar="PATH",
+                        help="where to write the HTML [default: reports/leakage.html]")
+    report.set_defaults(func=_cmd_report)
 
     baseline = sub.add_parser("baseline", help="manage saved baselines")
     baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)

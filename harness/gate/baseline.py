@@ -31,6 +31,7 @@ __all__ = [
     "baseline_from_store",
     "write_baseline",
     "load_baseline",
+    "validate_baseline",
     "compare",
     "fingerprint_diff",
 ]
@@ -111,16 +112,21 @@ def load_baseline(path: Path) -> dict:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON ({exc}); delete it or rewrite it") from None
+    return validate_baseline(document, str(path))
+
+
+def validate_baseline(document, source: str = "baseline") -> dict:
+    """``document`` if it is a baseline this harness reads, else :class:`BaselineError` naming ``source``."""
     if not isinstance(document, dict) or "schema" not in document or not isinstance(document.get("cases"), dict):
-        raise BaselineError(f"{path} is not a leakage baseline (no schema and cases)")
+        raise BaselineError(f"{source} is not a leakage baseline (no schema and cases)")
     if document["schema"] != BASELINE_SCHEMA:
         raise BaselineError(
-            f"baseline {path} has schema {document['schema']!r}; this harness reads schema {BASELINE_SCHEMA}: "
+            f"baseline {source} has schema {document['schema']!r}; this harness reads schema {BASELINE_SCHEMA}: "
             "rewrite it with --leak-update-baseline"
         )
     for key, case in document["cases"].items():
         if not isinstance(case, dict) or not isinstance(case.get("metrics"), dict):
-            raise BaselineError(f"baseline {path}: case {key!r} has no metrics table")
+            raise BaselineError(f"baseline {source}: case {key!r} has no metrics table")
     return document
 
 

@@ -1,0 +1,156 @@
+"""Assemble the report's sections from one run and render the single, self-contained HTML file.
+
+Each section builder returns ``None`` when the run has no data for it, and the template leaves it
+out. The template is autoescaped: every string from the store (names, paths, messages) is escaped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from harness.report import compare, data, figures, summary
+from harness.report.heatmaps import CMAP, PERCENTILE, build_heatmaps
+from harness.store import Store
+
+__all__ = ["build_report", "render_report", "SECTIONS"]
+
+#: Section ids and titles, in page order.
+SECTIONS = (
+    ("summary", "Summary"),
+    ("comparison", "Comparison"),
+    ("strength", "Strength"),
+    ("radius", "Radius"),
+    ("heatmaps", "Heatmaps"),
+    ("edge", "Edge profile"),
+    ("floor", "VAE floor"),
+    ("timing", "Timing"),
+    ("cases", "All cases"),
+)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["zip"] = zip
+    env.filters["num"] = summary.format_number
+    env.filters["pct"] = lambda v: "–" if v is None or not math.isfinite(v) else f"{100 * v:+.1f}%"
+    return env
+
+
+def _summary(frame: pd.DataFrame, record: dict) -> dict:
+    pipeline, environment = summary.split_fingerprint(record.get("fingerprint"))
+    statuses, counts = summary.status_counts(frame)
+    return {"record": record, "pipeline": pipeline, "environment": environment,
+            "options": summary.flat_items(record.get("options")), "statuses": statuses, "counts": counts,
+            "time": summary.time_summary(frame), "worst": summary.worst_cases(frame),
+            "flagged": summary.flagged_cases(frame)}
+
+
+def _strength(frame: pd.DataFrame) -> dict | None:
+    curves = data.strength_curves(frame)
+    if curves is None:
+        return None
+    return {"curves": curves, "panels": figures.strength_panels(curves), "mean": figures.strength_mean(curves)}
+
+
+def _radius(frame: pd.DataFrame) -> dict | None:
+    curves = data.radius_curves(frame)
+    return {"images": len(curves), "panels": figures.radius_panels(curves)} if curves else None
+
+
+def _heatmaps(frame: pd.DataFrame, store_dir: Path, run_id: str) -> dict | None:
+    if data.measured(frame, *data.INPAINT_EXPERIMENTS).empty:
+        return None
+    section = build_heatmaps(frame, store_dir, run_id)
+    colorbar = figures.colorbar_figure(section.vmax, CMAP) if section.groups else None
+    return {"section": section, "colorbar": colorbar, "percentile": PERCENTILE}
+
+
+def _edge(frame: pd.DataFrame) -> dict | None:
+    profiles = data.edge_profiles_by_strength(frame)
+    return {"figure": figures.edge_figure(profiles), "strengths": len(profiles)} if profiles else None
+
+
+def _floor(frame: pd.DataFrame) -> dict | None:
+    rows, low, high = data.floor_rows(frame)
+    if not rows:
+        return None
+    return {"rows": rows, "low": low, "high": high, "figure": figures.floor_figure(rows, low, high)}
+
+
+def _timing(frame: pd.DataFrame) -> dict | None:
+    rows = data.timing_rows(frame)
+    return {"figure": figures.timing_figure(rows)} if not rows.empty else None
+
+
+def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failures: list[dict] | None) -> dict | None:
+    if baseline is None:
+        return None
+    base_curves = compare.baseline_curves(baseline)
+    curves = data.strength_curves(frame)
+    figure = (figures.comparison_figure(curves, base_curves, str(baseline.get("name", "baseline")))
+              if curves is not None and base_curves is not None else None)
+    rows = compare.delta_rows(frame, baseline, failures)
+    return {"baseline": baseline, "figure": figure, "rows": rows, "failing": sum(r["failing"] for r in rows),
+            "fingerprint": compare.fingerprint_changes(baseline, record.get("fingerprint"))}
+
+
+def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
+                  gate_failures: list[dict] | None = None) -> str:
+    """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`)."""
+    started = time.perf_counter()
+    sections = {
+        "summary": _summary(frame, record),
+        "comparison": _comparison(frame, record, baseline, gate_failures),
+        "strength": _strength(frame),
+        "radius": _radius(frame),
+        "heatmaps": _heatmaps(frame, Path(store_dir), str(record["run_id"])),
+        "edge": _edge(frame),
+        "floor": _floor(frame),
+        "timing": _timing(frame),
+        "cases": {"columns": summary.CASE_COLUMNS, "rows": summary.case_rows(frame)} if len(frame) else None,
+    }
+    nav = [(key, title) for key, title in SECTIONS if sections[key] is not None]
+    return _environment().get_template("report.html").render(
+        run=record, sections=sections, nav=nav, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        harness_version=_harness_version(), build_seconds=time.perf_counter() - started,
+    )
+
+
+def _harness_version() -> str:
+    try:
+        return version("inpaint-leakage")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_report(store_path: str | Path, *, run_id: str | None = None, output: str | Path = "reports/leakage.html",
+                 baseline: dict | None = None, gate_failures: list[dict] | None = None) -> Path:
+    """Write the HTML report of one run (latest by default) of the store at ``store_path``.
+
+    Raises :class:`~harness.store.StoreError` for a missing store or an unknown run, and
+    :class:`~harness.report.compare.BaselineError` for a baseline in another format.
+    Returns the path written.
+    """
+    store = Store(store_path)
+    record = store.run(run_id)
+    frame = store.frame(record["run_id"])
+    if baseline is not None:
+        compare.check_baseline(baseline)
+    html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out

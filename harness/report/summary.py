@@ -1,0 +1,151 @@
+"""Tables of the report: the run's record, counts, worst and flagged cases, and every row.
+
+Values are returned raw (numbers stay numbers); the template formats them with the ``num``
+filter, and escapes every string.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.report.data import measured
+
+__all__ = [
+    "Column",
+    "CASE_COLUMNS",
+    "STATUSES",
+    "split_fingerprint",
+    "flat_items",
+    "status_counts",
+    "time_summary",
+    "worst_cases",
+    "flagged_cases",
+    "case_rows",
+    "format_number",
+]
+
+#: Statuses in display order; any other status a row carries is appended.
+STATUSES = ("passed", "failed", "error", "skipped")
+
+# Fingerprint keys that describe the software and machine rather than the pipeline.
+_ENVIRONMENT = re.compile(r"version|python|platform|torch|diffusers|transformers|numpy|cuda|device|dtype|host", re.I)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the all-cases table: the row key, its header, whether it sorts numerically."""
+
+    key: str
+    label: str
+    numeric: bool
+
+
+CASE_COLUMNS = (
+    Column("experiment", "experiment", False),
+    Column("case_id", "case", False),
+    Column("image", "image", False),
+    Column("strength", "strength", True),
+    Column("radius", "radius", True),
+    Column("seed", "seed", True),
+    Column("status", "status", False),
+    Column("mse_outside", "MSE out", True),
+    Column("psnr_outside", "PSNR out (dB)", True),
+    Column("mae_outside", "MAE out", True),
+    Column("max_abs_outside", "max |Δ| out", True),
+    Column("changed_frac", "changed", True),
+    Column("mse_inside", "MSE in", True),
+    Column("seconds", "seconds", True),
+    Column("flags", "flags", False),
+)
+
+
+def format_number(value, digits: int = 4) -> str:
+    """A number as short text: ``digits`` significant digits, ``inf``, or ``–`` for missing."""
+    if value is None or isinstance(value, str):
+        return "–" if value is None else value
+    value = float(value)
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def flat_items(mapping: dict | None) -> list[tuple[str, str]]:
+    """``(key, text)`` pairs of a dict; nested values as compact JSON."""
+    items = []
+    for key, value in sorted((mapping or {}).items()):
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        items.append((str(key), text))
+    return items
+
+
+def split_fingerprint(fingerprint: dict | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The fingerprint as (pipeline items, environment items): versions, device and dtype go to
+    the environment, the rest (model, weights, scheduler, ...) to the pipeline."""
+    items = flat_items(fingerprint)
+    environment = [item for item in items if _ENVIRONMENT.search(item[0])]
+    return [item for item in items if item not in environment], environment
+
+
+def status_counts(frame: pd.DataFrame) -> tuple[list[str], list[dict]]:
+    """Statuses present (in :data:`STATUSES` order), and per experiment (then ``all``) its
+    ``counts`` per status, ``total``, and ``mean``/``max`` of the measured ``mse_outside``."""
+    present = [s for s in STATUSES if (frame.status == s).any()]
+    present += sorted(set(frame.status.dropna()) - set(STATUSES))
+    groups = [(str(name), group) for name, group in frame.groupby("experiment", sort=True)] + [("all", frame)]
+    table = []
+    for name, group in groups:
+        counts = group.status.value_counts()
+        mse = measured(group).mse_outside.astype(float)  # mean and max of no value are nan
+        table.append({"experiment": name, "counts": [int(counts.get(s, 0)) for s in present], "total": len(group),
+                      "mean": float(mse.mean()), "max": float(mse.max())})
+    return present, table
+
+
+def time_summary(frame: pd.DataFrame) -> dict:
+    """Total, mean and median seconds over the cases that recorded a time."""
+    seconds = pd.to_numeric(frame.seconds, errors="coerce").dropna()
+    if seconds.empty:
+        return {"cases": 0, "total": math.nan, "mean": math.nan, "median": math.nan}
+    return {"cases": int(seconds.size), "total": float(seconds.sum()), "mean": float(seconds.mean()),
+            "median": float(seconds.median())}
+
+
+def worst_cases(frame: pd.DataFrame, n: int = 10) -> list[dict]:
+    """The ``n`` rows with the highest ``mse_outside`` (ties by experiment, case id)."""
+    rows = measured(frame)
+    ordered = rows.assign(_key=-rows.mse_outside.astype(float)).sort_values(
+        ["_key", "experiment", "case_id"], kind="mergesort")
+    return ordered.drop(columns="_key").head(n).to_dict("records")
+
+
+def flagged_cases(frame: pd.DataFrame) -> list[dict]:
+    """Rows that did not pass or carry flags, failures first, with their messages."""
+    order = {"failed": 0, "error": 1, "skipped": 3}
+    rows = [
+        row for row in frame.to_dict("records")
+        if row["status"] != "passed" or (isinstance(row["flags"], list) and row["flags"])
+    ]
+    return sorted(rows, key=lambda r: (order.get(r["status"], 2), r["experiment"], r["case_id"]))
+
+
+def case_rows(frame: pd.DataFrame) -> list[list]:
+    """Every row as a list of raw cell values in :data:`CASE_COLUMNS` order (flags joined)."""
+    rows = []
+    for record in frame.to_dict("records"):
+        cells = []
+        for column in CASE_COLUMNS:
+            value = record.get(column.key)
+            if column.key == "flags":
+                value = ", ".join(value) if isinstance(value, list) else ""
+            cells.append(value)
+        rows.append(cells)
+    return rows
