@@ -93,10 +93,24 @@ class Store:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
 
     # -- connection -------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the connection (it reopens on the next call)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def _connect(self, *, create: bool) -> sqlite3.Connection:
+        """The store's one connection, opened and checked on first use (a run writes thousands of
+        rows: reopening per row cost more than the rows)."""
+        if self._conn is None:
+            self._conn = self._open(create=create)
+        return self._conn
+
+    def _open(self, *, create: bool) -> sqlite3.Connection:
         if not create and not self.path.exists():
             raise StoreError(f"no results store at {self.path}; run `pytest benchmarks` first or pass --store")
         if create:
@@ -104,6 +118,7 @@ class Store:
         try:
             conn = sqlite3.connect(self.path)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; commits skip an fsync
             version = self._schema_version(conn, create=create)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a leakage results store ({exc})") from exc
@@ -138,7 +153,6 @@ class Store:
                 "INSERT INTO runs (run_id, name, started, status, preset, options) VALUES (?, ?, ?, 'running', ?, ?)",
                 (run_id, name, _now(), preset, json.dumps(options, sort_keys=True, default=str)),
             )
-        conn.close()
 
     def set_fingerprint(self, run_id: str, fingerprint: dict) -> None:
         """Attach the pipeline's fingerprint to a run."""
@@ -149,13 +163,11 @@ class Store:
         conn = self._connect(create=False)
         with conn:
             conn.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?", (_now(), status, run_id))
-        conn.close()
 
     def _update_run(self, run_id: str, assignment: str, value) -> None:
         conn = self._connect(create=False)
         with conn:
             conn.execute(f"UPDATE runs SET {assignment} WHERE run_id = ?", (value, run_id))
-        conn.close()
 
     def add_result(self, run_id: str, row: dict) -> None:
         """Insert or replace one case's row. Unknown keys are an error; missing ones are NULL."""
@@ -174,22 +186,16 @@ class Store:
                 f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 (run_id, *values.values()),
             )
-        conn.close()
 
     # -- reading ---------------------------------------------------------------------------
 
     def runs(self) -> pd.DataFrame:
         """Every run, oldest first, with its number of result rows in ``cases``."""
-        conn = self._connect(create=False)
-        try:
-            frame = pd.read_sql_query(
-                "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
-                "FROM runs ORDER BY started, run_id",
-                conn,
-            )
-        finally:
-            conn.close()
-        return frame
+        return pd.read_sql_query(
+            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
+            "FROM runs ORDER BY started, run_id",
+            self._connect(create=False),
+        )
 
     def latest_run_id(self) -> str:
         """The id of the most recently started run."""
@@ -220,13 +226,10 @@ class Store:
     def frame(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's result rows (latest run by default), JSON columns decoded."""
         run_id = self._resolve(run_id)
-        conn = self._connect(create=False)
-        try:
-            frame = pd.read_sql_query(
-                "SELECT * FROM results WHERE run_id = ? ORDER BY experiment, case_id", conn, params=(run_id,)
-            )
-        finally:
-            conn.close()
+        frame = pd.read_sql_query(
+            "SELECT * FROM results WHERE run_id = ? ORDER BY experiment, case_id",
+            self._connect(create=False), params=(run_id,),
+        )
         for col in _JSON_COLUMNS:
             frame[col] = [json.loads(v) if isinstance(v, str) else None for v in frame[col]]
         return frame

@@ -81,7 +81,7 @@ def test_missing_foreign_and_newer_stores_are_refused(tmp_path):
     with sqlite3.connect(newer.path) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
-        newer.runs()
+        Store(newer.path).runs()
 
 
 def test_store_uses_wal_and_run_ids_sort_by_time(tmp_path):
