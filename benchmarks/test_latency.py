@@ -1,0 +1,42 @@
+"""Pipeline latency, timed by pytest-benchmark: `--benchmark-save` / `--benchmark-compare-fail` apply.
+
+A few representative calls of the pipeline under test (the same ``--leak-*`` options), so the speed
+of an upgrade is gated the way pytest-benchmark users expect:
+``pytest benchmarks -k latency --benchmark-compare --benchmark-compare-fail=mean:10%``.
+"""
+
+import pytest
+
+from harness import masks
+from harness.measure import prepared_image
+
+# (strength, disc radius): light, typical and full inpainting
+CALLS = [(0.3, 0.5), (0.6, 0.8), (1.0, 0.8)]
+
+
+@pytest.fixture
+def latency_inputs(request, benchmark, inpainter):
+    """The first image of the sweep, prepared like every case, and its session settings."""
+    if benchmark.disabled:
+        if hasattr(request.config, "workerinput") or request.config.getoption("dist", "no") != "no":
+            pytest.skip("pytest-benchmark turns itself off under xdist: time latency without -n")
+        pytest.skip("pytest-benchmark is disabled (--benchmark-disable)")
+    from harness.plugin import SESSION_KEY
+
+    leak = request.config.stash[SESSION_KEY]
+    image = prepared_image(leak.sources[0], leak.max_side, inpainter.vae_scale_factor)
+    return leak, image
+
+
+@pytest.mark.parametrize("strength, radius", CALLS, ids=[f"latency-s{s:.1f}-r{r:.1f}" for s, r in CALLS])
+def test_inpaint_latency(benchmark, inpainter, latency_inputs, strength, radius):
+    leak, image = latency_inputs
+    mask = masks.disc_mask(*image.shape[:2], radius)
+    benchmark.extra_info.update(image=leak.sources[0].name, size=list(image.shape[:2]), steps=leak.steps,
+                                pipeline=leak.options.pipeline)
+    out = benchmark.pedantic(
+        inpainter.inpaint, args=(image, mask),
+        kwargs={"strength": strength, "seed": leak.options.seed, "steps": leak.steps},
+        rounds=3, iterations=1, warmup_rounds=1,
+    )
+    assert out.shape == image.shape

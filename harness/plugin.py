@@ -1,0 +1,196 @@
+"""pytest plugin: the ``--leak-*`` options, the ``inpainter`` fixture, and the hooks that record rows.
+
+Registered through the ``pytest11`` entry point. The state lives in one
+:class:`~harness.session.LeakageSession` in ``config.stash``; this module only wires it up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from harness.cases import skip_reason
+from harness.measure import measure_case
+from harness.gate import BaselineError, BaselineGate, baseline_path, parse_limit_arg, parse_threshold_table
+from harness.gate import check_thresholds, parse_tolerances
+from harness.options import OPTIONS, read_tool_config, resolve_options
+from harness.session import CASE_KEY, FINGERPRINT_KEY, ROW_KEY, Gates, LeakageSession
+
+SESSION_KEY = pytest.StashKey[LeakageSession]()
+MARKER = "leakage"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("leakage", "inpainting leakage (inpaint-leakage)")
+    for opt in OPTIONS:
+        if opt.flag:
+            group.addoption(opt.cli, action="store_true", default=None, dest=f"leak_{opt.name}", help=opt.help)
+        elif opt.name == "images":
+            group.addoption(opt.cli, action="append", type=opt.parse, default=None, dest="leak_images",
+                            metavar=opt.metavar, help=opt.help + " (repeatable)")
+        else:
+            group.addoption(opt.cli, type=opt.parse, default=None, dest=f"leak_{opt.name}",
+                            metavar=opt.metavar, help=f"{opt.help} [default: {opt.default}]")
+        parser.addini(f"leak_{opt.name}", f"default for {opt.cli}", default=None)
+    group.addoption("--leak-max", action="append", type=parse_limit_arg("max"), default=[], dest="leak_max",
+                    metavar="METRIC=VALUE", help="fail a case whose METRIC is above VALUE (repeatable)")
+    group.addoption("--leak-min", action="append", type=parse_limit_arg("min"), default=[], dest="leak_min",
+                    metavar="METRIC=VALUE", help="fail a case whose METRIC is below VALUE (repeatable)")
+    group.addoption("--leak-save-baseline", dest="leak_save_baseline", metavar="NAME", default=None,
+                    help="save this run as baselines/NAME.json")
+    group.addoption("--leak-compare", dest="leak_compare", metavar="NAME", default=None,
+                    help="compare every case with baselines/NAME.json; fail the session on a regression")
+    group.addoption("--leak-update-baseline", dest="leak_update_baseline", action="store_true", default=False,
+                    help="with --leak-compare: rewrite the baseline from this run instead of comparing")
+    group.addoption("--leak-report", dest="leak_report", metavar="PATH", default=None,
+                    help="where the HTML report is written [default: next to the store, leakage.html]")
+    group.addoption("--leak-no-report", dest="leak_no_report", action="store_true", default=False,
+                    help="do not write the HTML report")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(experiment): a leakage experiment parametrized over its cases")
+    cli = {o.name: config.getoption(f"leak_{o.name}") for o in OPTIONS}
+    if cli["images"]:
+        cli["images"] = [name for group in cli["images"] for name in group]
+    ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
+    try:
+        tool = read_tool_config(config.rootpath)
+        options = resolve_options(cli, ini, tool)
+        run_id = config.workerinput.get("leak_run_id") if hasattr(config, "workerinput") else None
+        leak = LeakageSession(config, options, run_id=run_id, gates=_gates(config, tool))
+    except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
+        raise pytest.UsageError(f"leakage: {exc}") from None
+    config.stash[SESSION_KEY] = leak
+    config.pluginmanager.register(_ControllerHooks(leak), "leakage-session")
+
+
+def _gates(config: pytest.Config, tool: dict) -> Gates:
+    """Thresholds, tolerances and the baseline actions, all checked now rather than mid-run."""
+    compare, save = config.getoption("leak_compare"), config.getoption("leak_save_baseline")
+    update = config.getoption("leak_update_baseline")
+    if update and not compare:
+        raise ValueError("--leak-update-baseline rewrites the baseline named by --leak-compare NAME; give both")
+    if compare and save and compare == save:
+        raise ValueError(f"--leak-save-baseline and --leak-compare both name {save!r}; "
+                         "to rewrite it use --leak-compare NAME --leak-update-baseline")
+    for name in (compare, save):
+        if name:
+            baseline_path(name, config.rootpath)  # rejects a bad name now
+    thresholds = parse_threshold_table(tool.get("thresholds", []))
+    thresholds += config.getoption("leak_max") + config.getoption("leak_min")
+    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update)
+    report = None if config.getoption("leak_no_report") else config.getoption("leak_report") or ""
+    return Gates(thresholds, gate, report)
+
+
+def _session(config: pytest.Config) -> LeakageSession:
+    return config.stash[SESSION_KEY]
+
+
+class _XdistHooks:
+    """Hooks that exist only when pytest-xdist is installed."""
+
+    @staticmethod
+    def pytest_configure_node(node) -> None:
+        # every worker records under the controller's run id (artifacts go to one folder)
+        node.workerinput["leak_run_id"] = _session(node.config).run_id
+
+
+def pytest_plugin_registered(plugin, manager) -> None:
+    if getattr(plugin, "__name__", "") == "xdist.plugin" and not manager.has_plugin("leakage-xdist"):
+        manager.register(_XdistHooks(), "leakage-xdist")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "leak_case" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
+    params = []
+    for case in _session(metafunc.config).cases(marker.args[0]):
+        reason = skip_reason(case)  # reported as skipped (and recorded), never silently dropped
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        params.append(pytest.param(case, id=case.case_id, marks=marks))
+    metafunc.parametrize("leak_case", params)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "leak_case" in callspec.params:
+        item.user_properties.append((CASE_KEY, json.dumps(callspec.params["leak_case"].as_dict())))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return  # nothing will be measured: no run to record
+    if any(CASE_KEY in dict(item.user_properties) for item in session.items):
+        _session(session.config).start()
+
+
+class _ControllerHooks:
+    """Hooks that need the session: registered once per config in :func:`pytest_configure`."""
+
+    def __init__(self, leak: LeakageSession):
+        self.leak = leak
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.leak.is_worker:  # workers' reports reach the controller, which alone writes
+            self.leak.receive(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.leak.is_worker:
+            if self.leak.finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        lines = self.leak.summary_lines()
+        if lines:
+            terminalreporter.write_sep("=", "inpainting leakage")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def inpainter(request: pytest.FixtureRequest):
+    """The pipeline under test, loaded once per process (per xdist worker)."""
+    from harness.devices import worker_device
+    from harness.pipelines import PipelineLoadError, load_inpainter
+
+    leak = _session(request.config)
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    try:
+        device = worker_device(leak.options.device, worker)
+        return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
+    except (PipelineLoadError, ValueError) as exc:
+        pytest.fail(f"cannot load pipeline {leak.options.pipeline!r}: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def leak_measure(request: pytest.FixtureRequest, inpainter, record_property):
+    """Measure one case: record its row (always), then skip or fail the test if it must."""
+    leak = _session(request.config)
+
+    def measure(case) -> None:
+        if not leak.fingerprint_sent:
+            record_property(FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str))
+            leak.fingerprint_sent = True
+        result = measure_case(inpainter, case, max_side=leak.max_side, paste_back=leak.options.paste_back,
+                              prompt=leak.preset.prompt, guidance_scale=leak.preset.guidance_scale)
+        if result.output is not None and leak.artifacts_dir is not None:
+            result.row["artifact"] = leak.save_artifacts(case, result.original, result.output)
+        if not result.problems:
+            over = check_thresholds(leak.gates.thresholds, result.row)
+            if over:
+                result.row["flags"].append("threshold")
+                result.problems.extend(over)
+        record_property(ROW_KEY, json.dumps(result.row, default=str))
+        if result.problems:
+            pytest.fail("; ".join(p if p.startswith(case.case_id) else f"{case.case_id}: {p}"
+                                  for p in result.problems), pytrace=False)
+
+    return measure
