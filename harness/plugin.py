@@ -165,6 +165,10 @@ def inpainter(request: pytest.FixtureRequest):
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     try:
         device = worker_device(leak.options.device, worker)
+        if leak.options.threads:
+            import torch
+
+            torch.set_num_threads(leak.options.threads)
         return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
     except (PipelineLoadError, ValueError) as exc:
         pytest.fail(f"cannot load pipeline {leak.options.pipeline!r}: {exc}", pytrace=False)

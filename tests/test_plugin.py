@@ -66,7 +66,8 @@ def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
 
 
 def test_xdist_gives_the_same_rows_as_one_process(leak_project):
-    args = ("benchmarks", "-k", "radius", *FAST)
+    # one torch thread per process: the thread count changes the last bits of CPU results
+    args = ("benchmarks", "-k", "radius", "--leak-threads", "1", *FAST)
     leak_project.runpytest_subprocess(*args, "-n", "0").assert_outcomes(passed=10, skipped=5)
     leak_project.runpytest_subprocess(*args, "-n", "2").assert_outcomes(passed=10, skipped=5)
     store = Store(leak_project.path / "reports" / "leakage.sqlite")
@@ -75,6 +76,7 @@ def test_xdist_gives_the_same_rows_as_one_process(leak_project):
     columns = ["case_id", "status", "mse_outside", "mae_outside", "max_abs_outside", "changed_frac", "n_outside"]
     single, double = (store.frame(r)[columns].reset_index(drop=True) for r in runs.run_id)
     assert single.equals(double)
+    assert store.run()["fingerprint"]["torch_threads"] == 1 and store.run()["options"]["threads"] == 1
 
 
 def test_a_case_that_raises_leaves_the_other_rows_and_a_failed_run(leak_project):

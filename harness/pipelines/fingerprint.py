@@ -74,6 +74,8 @@ def pipeline_fingerprint(pipe: Any, *, ref: str, source_kind: str, weights_sha25
         "scheduler_config": _jsonable(pipe.scheduler.config),
         "dtype": dtype,
         "device": device,
+        # CPU kernels reduce in a thread-count-dependent order: the last bits follow it
+        "torch_threads": int(torch.get_num_threads()) if device == "cpu" else None,
         "diffusers": diffusers.__version__,
         "torch": torch.__version__,
         "transformers": transformers.__version__,

@@ -15,8 +15,8 @@ from harness.pipelines.source import embedded_folder
 
 KEYS = {
     "ref", "source", "weights_sha256", "pipeline_class", "unet_in_channels", "vae_scale_factor",
-    "vae_scaling_factor", "scheduler_class", "scheduler_config", "dtype", "device", "diffusers", "torch",
-    "transformers",
+    "vae_scaling_factor", "scheduler_class", "scheduler_config", "dtype", "device", "torch_threads", "diffusers",
+    "torch", "transformers",
 }
 
 
