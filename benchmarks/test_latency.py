@@ -15,9 +15,17 @@ CALLS = [(0.3, 0.5), (0.6, 0.8), (1.0, 0.8)]
 
 
 @pytest.fixture
-def latency_inputs(request, benchmark, inpainter):
+def benchmark_or_skip(request):
+    """pytest-benchmark's ``benchmark`` fixture, or a skip that says why it is unavailable."""
+    if not request.config.pluginmanager.hasplugin("benchmark"):
+        pytest.skip("pytest-benchmark is not active (-p no:benchmark)")
+    return request.getfixturevalue("benchmark")
+
+
+@pytest.fixture
+def latency_inputs(request, benchmark_or_skip, inpainter):
     """The first image of the sweep, prepared like every case, and its session settings."""
-    if benchmark.disabled:
+    if benchmark_or_skip.disabled:
         if hasattr(request.config, "workerinput") or request.config.getoption("dist", "no") != "no":
             pytest.skip("pytest-benchmark turns itself off under xdist: time latency without -n")
         pytest.skip("pytest-benchmark is disabled (--benchmark-disable)")
@@ -29,7 +37,8 @@ def latency_inputs(request, benchmark, inpainter):
 
 
 @pytest.mark.parametrize("strength, radius", CALLS, ids=[f"latency-s{s:.1f}-r{r:.1f}" for s, r in CALLS])
-def test_inpaint_latency(benchmark, inpainter, latency_inputs, strength, radius):
+def test_inpaint_latency(benchmark_or_skip, inpainter, latency_inputs, strength, radius):
+    benchmark = benchmark_or_skip
     leak, image = latency_inputs
     mask = masks.disc_mask(*image.shape[:2], radius)
     benchmark.extra_info.update(image=leak.sources[0].name, size=list(image.shape[:2]), steps=leak.steps,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 import pytest
 
@@ -82,9 +83,24 @@ def _gates(config: pytest.Config, tool: dict) -> Gates:
             baseline_path(name, config.rootpath)  # rejects a bad name now
     thresholds = parse_threshold_table(tool.get("thresholds", []))
     thresholds += config.getoption("leak_max") + config.getoption("leak_min")
-    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update)
+    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update,
+                        command=_rerun_command(config))
     report = None if config.getoption("leak_no_report") else config.getoption("leak_report") or ""
     return Gates(thresholds, gate, report)
+
+
+def _rerun_command(config: pytest.Config) -> str:
+    """This session's pytest command without its baseline options, for the messages that say
+    which command saves or accepts a baseline (so they keep e.g. --leak-pipeline)."""
+    args, skip_next = [], False
+    for arg in config.invocation_params.args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("--leak-compare", "--leak-save-baseline"):
+            skip_next = True
+        elif not arg.startswith(("--leak-compare=", "--leak-save-baseline=", "--leak-update-baseline")):
+            args.append(arg)
+    return " ".join(["pytest", *(shlex.quote(a) for a in args)])
 
 
 def _session(config: pytest.Config) -> LeakageSession:

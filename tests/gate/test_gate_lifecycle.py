@@ -19,7 +19,7 @@ def test_save_compare_regress_update_compare(leak_project):
     missing = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast")
     assert missing.ret == pytest.ExitCode.TESTS_FAILED
     missing.stdout.fnmatch_lines(["*FAILED: baseline 'tiny-fast' does not exist at *tiny-fast.json; write it with "
-                                  "`pytest benchmarks --leak-save-baseline tiny-fast`*"])
+                                  "`pytest benchmarks --leak-images coffee * --leak-save-baseline tiny-fast`*"])
 
     saved = leak_project.runpytest("benchmarks", *FAST, "--leak-save-baseline", "tiny-fast")
     assert saved.ret == pytest.ExitCode.OK
@@ -42,7 +42,8 @@ def test_save_compare_regress_update_compare(leak_project):
         "*strength/coffee-s1.00-r0.80-seed0*mse_outside*",
         "*fingerprint differs from the baseline's: *unet_in_channels 4 -> 9*",
         "*wrote *tiny-fast.obtained.json; if the change is intended, accept it with "
-        "`pytest benchmarks --leak-compare tiny-fast --leak-update-baseline`*",
+        "`pytest benchmarks --leak-images coffee * --leak-pipeline tiny-9ch * "
+        "--leak-compare tiny-fast --leak-update-baseline`*",
     ])
     assert json.loads(obtained.read_text())["fingerprint"]["unet_in_channels"] == 9
 
