@@ -163,6 +163,12 @@ class _ControllerHooks:
             if self.leak.finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # the last line of the session: where to look (after pytest's own summary line)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and self.leak.report_path is not None:
+            reporter.write_line(f"leakage report: {self.leak.report_path}")
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         lines = self.leak.summary_lines()
         if lines:
