@@ -191,7 +191,9 @@ def inpainter(request: pytest.FixtureRequest):
             import torch
 
             torch.set_num_threads(leak.options.threads)
-        return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
+        inpainter = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
+        inpainter.use_scheduler(leak.preset.scheduler)  # the preset's, whatever the model shipped with
+        return inpainter
     except (PipelineLoadError, ValueError) as exc:
         pytest.fail(f"cannot load pipeline {leak.options.pipeline!r}: {exc}", pytrace=False)
 

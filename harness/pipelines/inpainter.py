@@ -14,7 +14,10 @@ from .timing import StepCounter, Stopwatch, Timing
 if TYPE_CHECKING:
     from .source import PipelineSource
 
-__all__ = ["Inpainter"]
+__all__ = ["Inpainter", "SCHEDULERS"]
+
+#: Scheduler names a preset may ask for -> diffusers class names.
+SCHEDULERS = {"PNDM": "PNDMScheduler", "DDIM": "DDIMScheduler", "Euler": "EulerDiscreteScheduler"}
 
 
 class Inpainter:
@@ -120,6 +123,20 @@ class Inpainter:
             result = processor.postprocess(decoded, output_type="np")
         self.last_timing = Timing(seconds=clock.seconds, steps=0)
         return to_uint8(result[0])
+
+    def use_scheduler(self, name: str) -> None:
+        """Switch the pipeline's scheduler (``"PNDM"``, ``"DDIM"``, ``"Euler"``), keeping its
+        noise schedule config; a no-op when it already is that class. PNDM gets
+        ``skip_prk_steps=True`` as in Stable Diffusion's own configs."""
+        if name not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {name!r}; expected one of {', '.join(SCHEDULERS)}")
+        import diffusers
+
+        cls = getattr(diffusers, SCHEDULERS[name])
+        if type(self.pipe.scheduler) is cls:
+            return
+        extra = {"skip_prk_steps": True} if name == "PNDM" else {}
+        self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config, **extra)
 
     def fingerprint(self) -> dict:
         """JSON-serialisable identity of this pipeline: versions, ``ref``, source kind, sha256 of

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.pipelines import Inpainter, NonFiniteOutputError, Timing, steps_run
+from harness.pipelines import Inpainter, NonFiniteOutputError, Timing, load_inpainter, steps_run
 
 CALL = dict(strength=0.5, seed=0, steps=4)
 
@@ -210,3 +210,18 @@ def test_generated_latents_stay_in_the_latent_distribution(fixture, request, mon
         pixels = inpainter.pipe.image_processor.preprocess(image[None].astype(np.float32) / 255.0)
         real = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
     assert 0.5 * float(real.std()) < float(final[latent_mask].std()) < 2.0 * float(real.std())
+
+
+def test_use_scheduler_switches_class_keeps_the_schedule_and_shows_in_the_fingerprint():
+    inpainter = load_inpainter("tiny", device="cpu")
+    before = inpainter.fingerprint()
+    inpainter.use_scheduler("PNDM")  # already PNDM: nothing changes
+    assert inpainter.fingerprint() == before
+    inpainter.use_scheduler("DDIM")
+    after = inpainter.fingerprint()
+    assert after["scheduler_class"] == "DDIMScheduler"
+    assert after["scheduler_config"]["beta_schedule"] == before["scheduler_config"]["beta_schedule"]
+    inpainter.use_scheduler("PNDM")
+    assert inpainter.pipe.scheduler.config.skip_prk_steps is True
+    with pytest.raises(ValueError, match="unknown scheduler 'LMS'; expected one of PNDM, DDIM, Euler"):
+        inpainter.use_scheduler("LMS")
