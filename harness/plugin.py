@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 
 import pytest
 
 from harness.cases import skip_reason
 from harness.measure import measure_case
-from harness.gate import BaselineError, BaselineGate, baseline_path, parse_limit_arg, parse_threshold_table
-from harness.gate import check_thresholds, parse_tolerances
+from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.session import CASE_KEY, FINGERPRINT_KEY, ROW_KEY, Gates, LeakageSession
+from harness.session import CASE_KEY, FINGERPRINT_KEY, ROW_KEY, LeakageSession, build_gates
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
 MARKER = "leakage"
@@ -62,45 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
         tool = read_tool_config(config.rootpath)
         options = resolve_options(cli, ini, tool)
         run_id = config.workerinput.get("leak_run_id") if hasattr(config, "workerinput") else None
-        leak = LeakageSession(config, options, run_id=run_id, gates=_gates(config, tool))
+        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool))
     except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
         raise pytest.UsageError(f"leakage: {exc}") from None
     config.stash[SESSION_KEY] = leak
     config.pluginmanager.register(_ControllerHooks(leak), "leakage-session")
-
-
-def _gates(config: pytest.Config, tool: dict) -> Gates:
-    """Thresholds, tolerances and the baseline actions, all checked now rather than mid-run."""
-    compare, save = config.getoption("leak_compare"), config.getoption("leak_save_baseline")
-    update = config.getoption("leak_update_baseline")
-    if update and not compare:
-        raise ValueError("--leak-update-baseline rewrites the baseline named by --leak-compare NAME; give both")
-    if compare and save and compare == save:
-        raise ValueError(f"--leak-save-baseline and --leak-compare both name {save!r}; "
-                         "to rewrite it use --leak-compare NAME --leak-update-baseline")
-    for name in (compare, save):
-        if name:
-            baseline_path(name, config.rootpath)  # rejects a bad name now
-    thresholds = parse_threshold_table(tool.get("thresholds", []))
-    thresholds += config.getoption("leak_max") + config.getoption("leak_min")
-    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update,
-                        command=_rerun_command(config))
-    report = None if config.getoption("leak_no_report") else config.getoption("leak_report") or ""
-    return Gates(thresholds, gate, report)
-
-
-def _rerun_command(config: pytest.Config) -> str:
-    """This session's pytest command without its baseline options, for the messages that say
-    which command saves or accepts a baseline (so they keep e.g. --leak-pipeline)."""
-    args, skip_next = [], False
-    for arg in config.invocation_params.args:
-        if skip_next:
-            skip_next = False
-        elif arg in ("--leak-compare", "--leak-save-baseline"):
-            skip_next = True
-        elif not arg.startswith(("--leak-compare=", "--leak-save-baseline=", "--leak-update-baseline")):
-            args.append(arg)
-    return " ".join(["pytest", *(shlex.quote(a) for a in args)])
 
 
 def _session(config: pytest.Config) -> LeakageSession:

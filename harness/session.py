@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from harness import cases as cases_mod
-from harness.gate import BaselineError, BaselineGate, Threshold
+from harness.gate import BaselineError, BaselineGate, Threshold, baseline_path, parse_threshold_table, parse_tolerances
 from harness.options import LeakageOptions
 from harness.store import Store, StoreError, new_run_id
 
-__all__ = ["LeakageSession", "Gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY"]
+__all__ = ["LeakageSession", "Gates", "build_gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
@@ -36,6 +37,40 @@ class Gates:
     thresholds: list[Threshold] = field(default_factory=list)
     baseline: BaselineGate | None = None
     report: str | None = ""
+
+
+def build_gates(config: pytest.Config, tool: dict) -> Gates:
+    """Thresholds, tolerances and the baseline actions, all checked now rather than mid-run."""
+    compare, save = config.getoption("leak_compare"), config.getoption("leak_save_baseline")
+    update = config.getoption("leak_update_baseline")
+    if update and not compare:
+        raise ValueError("--leak-update-baseline rewrites the baseline named by --leak-compare NAME; give both")
+    if compare and save and compare == save:
+        raise ValueError(f"--leak-save-baseline and --leak-compare both name {save!r}; "
+                         "to rewrite it use --leak-compare NAME --leak-update-baseline")
+    for name in (compare, save):
+        if name:
+            baseline_path(name, config.rootpath)  # rejects a bad name now
+    thresholds = parse_threshold_table(tool.get("thresholds", []))
+    thresholds += config.getoption("leak_max") + config.getoption("leak_min")
+    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update,
+                        command=rerun_command(config))
+    report = None if config.getoption("leak_no_report") else config.getoption("leak_report") or ""
+    return Gates(thresholds, gate, report)
+
+
+def rerun_command(config: pytest.Config) -> str:
+    """This session's pytest command without its baseline options, for the messages that say
+    which command saves or accepts a baseline (so they keep e.g. --leak-pipeline)."""
+    args, skip_next = [], False
+    for arg in config.invocation_params.args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("--leak-compare", "--leak-save-baseline"):
+            skip_next = True
+        elif not arg.startswith(("--leak-compare=", "--leak-save-baseline=", "--leak-update-baseline")):
+            args.append(arg)
+    return " ".join(["pytest", *(shlex.quote(a) for a in args)])
 
 
 class LeakageSession:
