@@ -87,8 +87,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("seeds", _int_at_least(1), 1, "repeat every case over N seeds (seed, seed+1, ...)", "N"),
     Option("device", parse_device, "auto", "auto | cpu | cuda | cuda:N (xdist worker gwK takes cuda:K%%n)", "DEV"),
     Option("dtype", _choice("auto", "float32", "float16", "bfloat16"), "auto", "weights dtype: auto = float16 on CUDA, float32 on CPU", "DTYPE"),
-    Option("threads", _int_at_least(1), None, "torch CPU threads per process (default: torch's, one per core; "
-           "with -n N on a CPU use cores/N)", "N"),
+    Option("threads", _int_at_least(1), 1, "torch CPU threads per process; results depend on it in the last "
+           "bits, so the default is the same everywhere", "N"),
     Option("store", parse_text, "reports/leakage.sqlite", "results store (SQLite), relative to the rootdir", "PATH"),
     Option("run_name", parse_text, None, "a name for this run in the store", "NAME"),
     Option("artifacts", _choice("all", "none"), "all", "save every output PNG under reports/artifacts/RUN (all) or none", "WHICH"),
@@ -109,7 +109,7 @@ class LeakageOptions:
     seeds: int
     device: str
     dtype: str
-    threads: int | None
+    threads: int
     store: str
     run_name: str | None
     artifacts: str

@@ -151,10 +151,11 @@ def inpainter(request: pytest.FixtureRequest):
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     try:
         device = worker_device(leak.options.device, worker)
-        if leak.options.threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(leak.options.threads)
+        # the same count in every process: CPU results follow it, and N workers x all cores
+        # oversubscribe the CPU (seen: 275 s instead of 12 s for the smoke sweep with -n 2)
+        torch.set_num_threads(leak.options.threads)
         inpainter = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
         inpainter.use_scheduler(leak.preset.scheduler)  # the preset's, whatever the model shipped with
         return inpainter

@@ -16,6 +16,7 @@ def test_defaults_when_nothing_is_configured():
     options = resolve_options(NO_CLI, {}, {})
     assert options.pipeline == "tiny" and options.preset == "smoke" and options.store == "reports/leakage.sqlite"
     assert options.seeds == 1 and options.device == "auto" and options.paste_back is False
+    assert options.threads == 1  # the same in every process, whatever the core count
 
 
 def test_command_line_beats_ini_beats_tool_table():

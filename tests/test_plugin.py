@@ -68,8 +68,7 @@ def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
 
 
 def test_xdist_gives_the_same_rows_as_one_process(leak_project):
-    # one torch thread per process: the thread count changes the last bits of CPU results
-    args = ("benchmarks", "-k", "radius", "--leak-threads", "1", *FAST)
+    args = ("benchmarks", "-k", "radius", *FAST)
     leak_project.runpytest_subprocess(*args, "-n", "0").assert_outcomes(passed=10, skipped=5)
     leak_project.runpytest_subprocess(*args, "-n", "2").assert_outcomes(passed=10, skipped=5)
     store = Store(leak_project.path / "reports" / "leakage.sqlite")
