@@ -96,3 +96,14 @@ def test_conflicting_gate_options_are_usage_errors(leak_project, args, message):
     result = leak_project.runpytest("benchmarks", "--collect-only", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_a_failing_comparison_reaches_the_report(leak_project):
+    leak_project.runpytest("benchmarks", *FAST, "--leak-save-baseline", "b").assert_outcomes(passed=4)
+    args = [a for a in FAST if a != "--leak-no-report"]
+    result = leak_project.runpytest("benchmarks", *args, "--leak-compare", "b", "--leak-pipeline", "tiny-9ch")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    html = (leak_project.path / "reports" / "leakage.html").read_text(encoding="utf-8")
+    assert "Comparison with baseline" in html
+    failing = result.stdout.str().split("FAILED, 4 cases compared, ")[1].split(" worse")[0]
+    assert f"{failing} failing checks" in html  # the same count the terminal gave
