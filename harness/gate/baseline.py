@@ -33,6 +33,7 @@ __all__ = [
     "load_baseline",
     "validate_baseline",
     "compare",
+    "fingerprint_changes",
     "fingerprint_diff",
 ]
 
@@ -215,17 +216,23 @@ def _number(value) -> float | None:
     return float(value)  # "inf" strings parse too
 
 
-def fingerprint_diff(before: dict, after: dict, prefix: str = "") -> list[str]:
-    """Readable differences between two fingerprints, e.g. ``diffusers 0.41.0 -> 0.42.1``."""
+def fingerprint_changes(before: dict, after: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``(key, before, after)`` for every fingerprint entry that differs; nested dicts (the
+    scheduler config) are compared key by key, as ``scheduler_config.steps_offset``."""
     changes = []
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         name = f"{prefix}{key}"
         if isinstance(a, dict) and isinstance(b, dict):
-            changes.extend(fingerprint_diff(a, b, prefix=f"{name}."))
+            changes.extend(fingerprint_changes(a, b, prefix=f"{name}."))
         elif a != b:
-            changes.append(f"{name} {_short(a)} -> {_short(b)}")
+            changes.append((name, a, b))
     return changes
+
+
+def fingerprint_diff(before: dict, after: dict) -> list[str]:
+    """Readable differences between two fingerprints, e.g. ``diffusers 0.41.0 -> 0.42.1``."""
+    return [f"{name} {_short(a)} -> {_short(b)}" for name, a, b in fingerprint_changes(before, after)]
 
 
 def _short(value) -> str:

@@ -7,13 +7,14 @@ are dicts with ``key``, ``metric``, ``baseline``, ``current``, ``change`` and ``
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 
 from harness.gate.baseline import BaselineError, validate_baseline
+from harness.gate.baseline import fingerprint_changes as gate_fingerprint_changes
 from harness.report.data import StrengthCurves, strength_curves
-from harness.report.summary import flat_items
 
 __all__ = ["BaselineError", "check_baseline", "baseline_frame", "baseline_curves", "delta_rows", "fingerprint_changes"]
 
@@ -76,8 +77,13 @@ def _delta(key: str, metric: str, baseline, current, failure: dict | None) -> di
 
 
 def fingerprint_changes(baseline: dict, fingerprint: dict | None) -> list[tuple[str, str, str]]:
-    """``(key, baseline value, current value)`` for every fingerprint entry that differs."""
-    before = dict(flat_items(baseline.get("fingerprint")))
-    after = dict(flat_items(fingerprint))
-    return [(key, before.get(key, "–"), after.get(key, "–"))
-            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    """``(key, baseline value, current value)`` as text for every fingerprint entry that differs
+    (the gate's comparison, so the report and the terminal list the same changes)."""
+    return [(key, _text(before), _text(after))
+            for key, before, after in gate_fingerprint_changes(baseline.get("fingerprint") or {}, fingerprint or {})]
+
+
+def _text(value) -> str:
+    if value is None:
+        return "–"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
