@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from harness.masks import mask_to_image
+
 from .errors import NonFiniteOutputError
 
 __all__ = ["check_case", "check_image", "to_pil_image", "to_pil_mask", "to_uint8"]
@@ -60,7 +62,7 @@ def to_pil_image(image: np.ndarray) -> Image.Image:
 
 def to_pil_mask(mask: np.ndarray) -> Image.Image:
     """bool HxW -> 8-bit PIL mask, white (255) where True: diffusers' 'repaint here'."""
-    return Image.fromarray(mask.astype(np.uint8) * 255)
+    return Image.fromarray(mask_to_image(mask))
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
