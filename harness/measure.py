@@ -41,6 +41,17 @@ def prepared_image(source: ImageSource, max_side: int, multiple: int) -> np.ndar
     return image
 
 
+@functools.lru_cache(maxsize=64)
+def _mask_and_distance(height: int, width: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The disc mask and its edge distances, shared by every case of one size and radius
+    (the distance transform would otherwise be recomputed for each strength and seed)."""
+    mask = masks.disc_mask(height, width, radius)
+    distance = masks.edge_distance(mask)
+    mask.setflags(write=False)
+    distance.setflags(write=False)
+    return mask, distance
+
+
 def measure_case(inpainter, case: Case, *, max_side: int, paste_back: bool = False, prompt: str = "",
                  guidance_scale: float = 0.0) -> Measurement:
     """Run ``case`` on ``inpainter`` and compute its metrics row.
@@ -51,7 +62,7 @@ def measure_case(inpainter, case: Case, *, max_side: int, paste_back: bool = Fal
     """
     image = prepared_image(case.image, max_side, inpainter.vae_scale_factor)
     height, width = image.shape[:2]
-    mask = masks.disc_mask(height, width, case.radius)
+    mask, distance = _mask_and_distance(height, width, case.radius)
     row = {**case.as_dict(), "height": height, "width": width, "flags": []}
     measurement = Measurement(row, image)
     try:
@@ -73,7 +84,7 @@ def measure_case(inpainter, case: Case, *, max_side: int, paste_back: bool = Fal
         _check_output(measurement, image)
     if not measurement.problems:
         row.update(metrics.leakage_metrics(image, measurement.output, mask))
-        row["edge_profile"] = metrics.edge_profile(image, measurement.output, masks.edge_distance(mask))
+        row["edge_profile"] = metrics.edge_profile(image, measurement.output, distance)
     return measurement
 
 
