@@ -17,56 +17,68 @@ import pandas as pd
 
 from harness.metrics import METRIC_NAMES
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "RESULT_COLUMNS", "new_run_id"]
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA", "RUN_SCHEMA", "new_run_id"]
 
-SCHEMA_VERSION = 1
+#: Version 2: columns are declared below and added to older stores in place (see ``_migrate``).
+SCHEMA_VERSION = 2
 
-#: Columns of the ``results`` table besides ``run_id``, in order. JSON columns hold lists/dicts.
-RESULT_COLUMNS = (
-    "experiment",
-    "case_id",
-    "nodeid",
-    "image",
-    "strength",
-    "radius",
-    "seed",
-    "steps",
-    "steps_run",
-    "height",
-    "width",
-    "status",
-    *METRIC_NAMES,
-    "seconds",
-    "flags",
-    "message",
-    "edge_profile",
-    "artifact",
-    "recorded",
-)
+#: Columns of the ``results`` table besides ``run_id``, with their SQL types, in order. Adding a
+#: column here is the whole schema change: a store written before gains it (NULL in old rows) in
+#: one transaction the next time it is opened. Removing or retyping one needs a version bump.
+RESULT_SCHEMA: dict[str, str] = {
+    "experiment": "TEXT NOT NULL",
+    "case_id": "TEXT NOT NULL",
+    "nodeid": "TEXT",
+    "image": "TEXT",
+    "strength": "REAL",
+    "radius": "REAL",
+    "seed": "INTEGER",
+    "steps": "INTEGER",
+    "steps_run": "INTEGER",
+    "height": "INTEGER",
+    "width": "INTEGER",
+    "status": "TEXT NOT NULL",
+    **{m: "INTEGER" if m == "n_outside" else "REAL" for m in METRIC_NAMES},
+    "seconds": "REAL",
+    "flags": "TEXT",
+    "message": "TEXT",
+    "edge_profile": "TEXT",
+    "artifact": "TEXT",
+    "recorded": "TEXT",
+}
+RESULT_COLUMNS = tuple(RESULT_SCHEMA)
+
+#: Columns of the ``runs`` table, declared and migrated like :data:`RESULT_SCHEMA`.
+RUN_SCHEMA: dict[str, str] = {
+    "run_id": "TEXT PRIMARY KEY",
+    "name": "TEXT",
+    "started": "TEXT NOT NULL",
+    "finished": "TEXT",
+    "status": "TEXT NOT NULL",
+    "preset": "TEXT",
+    "fingerprint": "TEXT",
+    "options": "TEXT",
+}
+
+#: Columns that hold JSON (lists and dicts), decoded when read.
 _JSON_COLUMNS = ("flags", "edge_profile")
+_KEY_COLUMNS = ("experiment", "case_id")  # with run_id: the primary key, never added by a migration
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    name TEXT,
-    started TEXT NOT NULL,
-    finished TEXT,
-    status TEXT NOT NULL,
-    preset TEXT,
-    fingerprint TEXT,
-    options TEXT
-);
+CREATE TABLE IF NOT EXISTS runs ({", ".join(f"{c} {t}" for c, t in RUN_SCHEMA.items())});
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
-    experiment TEXT NOT NULL, case_id TEXT NOT NULL, nodeid TEXT,
-    image TEXT, strength REAL, radius REAL, seed INTEGER, steps INTEGER, steps_run INTEGER,
-    height INTEGER, width INTEGER, status TEXT NOT NULL,
-    {", ".join(f"{m} {'INTEGER' if m == 'n_outside' else 'REAL'}" for m in METRIC_NAMES)},
-    seconds REAL, flags TEXT, message TEXT, edge_profile TEXT, artifact TEXT, recorded TEXT,
+    {", ".join(f"{c} {t}" for c, t in RESULT_SCHEMA.items())},
     PRIMARY KEY (run_id, experiment, case_id)
 );
 """
+
+
+def _addable(sql_type: str) -> str:
+    """The type of a column added to an existing table: SQLite cannot add a NOT NULL column
+    without a default, so old rows hold NULL there."""
+    return sql_type.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
 
 
 class StoreError(Exception):
@@ -141,7 +153,11 @@ class Store:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             return SCHEMA_VERSION
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0]) if row else -1
+        version = int(row[0]) if row else -1
+        if 1 <= version <= SCHEMA_VERSION:
+            _migrate(conn)
+            return SCHEMA_VERSION
+        return version
 
     # -- writing (the pytest controller only) -------------------------------------------------
 
@@ -192,7 +208,8 @@ class Store:
     def runs(self) -> pd.DataFrame:
         """Every run, oldest first, with its number of result rows in ``cases``."""
         return pd.read_sql_query(
-            "SELECT runs.*, (SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
+            f"SELECT {', '.join(f'runs.{c}' for c in RUN_SCHEMA)}, "
+            "(SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
             "FROM runs ORDER BY started, run_id",
             self._connect(create=False),
         )
@@ -227,9 +244,30 @@ class Store:
         """One run's result rows (latest run by default), JSON columns decoded."""
         run_id = self._resolve(run_id)
         frame = pd.read_sql_query(
-            "SELECT * FROM results WHERE run_id = ? ORDER BY experiment, case_id",
+            f"SELECT run_id, {', '.join(RESULT_COLUMNS)} FROM results WHERE run_id = ? ORDER BY experiment, case_id",
             self._connect(create=False), params=(run_id,),
         )
         for col in _JSON_COLUMNS:
             frame[col] = [json.loads(v) if isinstance(v, str) else None for v in frame[col]]
         return frame
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store of an older (or the same) version up to :data:`SCHEMA_VERSION` in one
+    transaction: add every declared column a table lacks, then record the version."""
+    missing = [
+        (table, column, sql_type)
+        for table, schema in (("runs", RUN_SCHEMA), ("results", RESULT_SCHEMA))
+        for column, sql_type in schema.items()
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    ]
+    current = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    if not missing and current == str(SCHEMA_VERSION):
+        return
+    with conn:
+        for table, column, sql_type in missing:
+            if column in _KEY_COLUMNS or column == "run_id":
+                raise sqlite3.DatabaseError(f"table {table} has no key column {column}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {_addable(sql_type)}")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+

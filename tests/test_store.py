@@ -91,3 +91,30 @@ def test_store_uses_wal_and_run_ids_sort_by_time(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     first, second = new_run_id(), new_run_id()
     assert first[:15] <= second[:15] and first != second
+
+
+def test_a_version_1_store_gains_new_columns_in_place_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    # the version-1 layout, as the first release wrote it, less two result columns
+    columns = [c for c in RESULT_COLUMNS if c not in ("artifact", "recorded")]
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE runs (run_id TEXT PRIMARY KEY, name TEXT, started TEXT NOT NULL, finished TEXT, "
+            "status TEXT NOT NULL, preset TEXT, fingerprint TEXT, options TEXT);"
+            f"CREATE TABLE results (run_id TEXT NOT NULL, {', '.join(columns)}, "
+            "PRIMARY KEY (run_id, experiment, case_id));"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "INSERT INTO runs VALUES ('old', NULL, '2026-01-01', NULL, 'passed', 'smoke', NULL, '{}');"
+        )
+        conn.execute("INSERT INTO results (run_id, experiment, case_id, status, mse_outside) "
+                     "VALUES ('old', 'strength', 'a', 'passed', 7.5)")
+    store = Store(path)
+    frame = store.frame("old")
+    assert list(frame.columns) == ["run_id", *RESULT_COLUMNS]
+    assert frame.mse_outside.tolist() == [7.5] and frame.artifact.isna().all()
+    store.start_run("new", name=None, preset="smoke", options={})
+    store.add_result("new", _row("b", artifact="x.png"))
+    assert store.frame("new").artifact.tolist() == ["x.png"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
