@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.atomic import atomic_path
 from harness.gate.baseline import BaselineError
 from harness.store import Store, StoreError
 
@@ -31,8 +32,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     store = Store(args.store)
     frame = store.frame(args.run)
     out = Path(args.csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} rows of run {frame.run_id.iloc[0] if len(frame) else args.run} to {out}")
     return 0
 

@@ -7,7 +7,6 @@ This is the body of every benchmark case. It knows nothing of pytest; the plugin
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from harness import masks, metrics
+from harness.atomic import atomic_path
 from harness.cases import Case, ImageSource
 from harness.pipelines import NonFiniteOutputError
 
@@ -105,7 +105,5 @@ def _check_output(measurement: Measurement, image: np.ndarray) -> None:
 
 def save_png(array: np.ndarray, path: Path) -> None:
     """Write ``array`` as PNG atomically (workers may race to write the same original)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.atomic import write_atomic
 from harness.gate.tolerance import Tolerance
 from harness.store import Store
 
@@ -100,9 +101,7 @@ def _plain(value):
 
 def write_baseline(document: dict, path: Path) -> Path:
     """Write a baseline (or an ``.obtained`` file) as stable, diff-friendly JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
 def load_baseline(path: Path) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from harness.atomic import write_atomic
 from harness.report import compare, data, figures, summary
 from harness.report.heatmaps import CMAP, PERCENTILE, build_heatmaps
 from harness.store import Store
@@ -150,7 +151,4 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
     if baseline is not None:
         compare.check_baseline(baseline)
     html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
-    return out
+    return write_atomic(output, html)
