@@ -56,7 +56,7 @@ def _summary(frame: pd.DataFrame, record: dict) -> dict:
     return {"record": record, "pipeline": pipeline, "environment": environment,
             "options": summary.flat_items(record.get("options")), "statuses": statuses, "counts": counts,
             "time": summary.time_summary(frame), "worst": summary.worst_cases(frame),
-            "flagged": summary.flagged_cases(frame)}
+            "flagged": summary.flagged_cases(frame), "floor": summary.floor_psnr(frame), "sd_vae": summary.SD_VAE_PSNR}
 
 
 def _strength(frame: pd.DataFrame) -> dict | None:

@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from harness.report.data import measured
@@ -26,6 +27,8 @@ __all__ = [
     "worst_cases",
     "flagged_cases",
     "case_rows",
+    "floor_psnr",
+    "SD_VAE_PSNR",
     "format_number",
 ]
 
@@ -135,6 +138,35 @@ def flagged_cases(frame: pd.DataFrame) -> list[dict]:
         if row["status"] != "passed" or (isinstance(row["flags"], list) and row["flags"])
     ]
     return sorted(rows, key=lambda r: (order.get(r["status"], 2), r["experiment"], r["case_id"]))
+
+
+#: Stable Diffusion 1.5's VAE round trip, PSNR in dB (mean, standard deviation) over COCO 2017 val
+#: at 256x256, as published with the kl-f8 decoder fine-tunes (stabilityai/sd-vae-ft-mse): the
+#: VAE SD 1.5 ships, and the decoder fine-tuned on MSE. The yardstick for a run's floor.
+SD_VAE_PSNR = {"SD 1.5 VAE (kl-f8)": (23.4, 3.8), "its MSE-finetuned decoder (ft-MSE)": (24.5, 3.7)}
+
+
+def floor_psnr(frame: pd.DataFrame) -> dict | None:
+    """The VAE floor as PSNR: per image (mean over its floor rows) and the median over images.
+
+    Returns ``None`` when the run has no measured floor case, else ``{"images": [{"image",
+    "psnr", "max_side"}], "median": float, "max_side": int}``, images sorted by name;
+    ``max_side`` is the longest side the floor was measured at (the run's largest).
+    """
+    rows = measured(frame, "floor")
+    if rows.empty:
+        return None
+    sides = np.maximum(pd.to_numeric(rows.height, errors="coerce"), pd.to_numeric(rows.width, errors="coerce"))
+    per_image = rows.assign(psnr=pd.to_numeric(rows.psnr_outside, errors="coerce"), side=sides).groupby(
+        "image", sort=True).agg(psnr=("psnr", "mean"), side=("side", "max"))
+    images = [{"image": str(name), "psnr": float(row.psnr), "max_side": _int_or_none(row.side)}
+              for name, row in per_image.iterrows()]
+    return {"images": images, "median": float(np.median(per_image.psnr.to_numpy(float))),
+            "max_side": _int_or_none(per_image.side.max())}
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value is not None and np.isfinite(value) else None
 
 
 def case_rows(frame: pd.DataFrame) -> list[list]:

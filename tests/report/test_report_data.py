@@ -126,6 +126,21 @@ def test_summary_tables(store_of, make_row):
     assert summary.time_summary(frame)["cases"] == 11
 
 
+def test_floor_psnr_per_image_and_median(store_of, make_row):
+    rows = [make_row(i, experiment="floor", mse=m, psnr_outside=p, height=96, width=128)
+            for i, m, p in (("c", 300.0, 23.4), ("a", 200.0, 25.1), ("b", 500.0, 21.2))]
+    rows += [make_row("a", 0.5, mse=9.0, psnr_outside=99.0, height=256, width=256)]  # not a floor row
+    rows += [make_row("d", experiment="floor", mse=None, status="error")]  # nothing measured
+    floor = summary.floor_psnr(_frame(store_of, rows))
+    assert [(r["image"], r["psnr"], r["max_side"]) for r in floor["images"]] == [
+        ("a", 25.1, 128), ("b", 21.2, 128), ("c", 23.4, 128)]
+    assert floor["median"] == 23.4 and floor["max_side"] == 128
+
+
+def test_floor_psnr_is_none_without_floor_cases(store_of, make_row):
+    assert summary.floor_psnr(_frame(store_of, [make_row("a", 0.5)])) is None
+
+
 @pytest.mark.parametrize(("value", "text"), [(None, "–"), (math.nan, "–"), (math.inf, "inf"), (40.0, "40"),
                                              (9.6941234, "9.694"), (0.012345, "0.01235")])
 def test_format_number(value, text):

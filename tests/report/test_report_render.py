@@ -48,6 +48,14 @@ def test_floor_only_run(store_of, make_row, tmp_path):
     html = build_report(store_of(rows), output=tmp_path / "r.html").read_text(encoding="utf-8")
     assert _sections(html) == {"summary", "floor", "cases"}
     assert "no strength sweep in this run" in html
+    card = re.search(r'<div class="card" id="floor-psnr">(.*?)</div>', html, re.S).group(1)
+    assert "at max side 96: median <strong>30 dB</strong> over 2 images" in card
+    assert "SD 1.5 VAE (kl-f8) 23.4 ± 3.8 dB" in card and "(ft-MSE) 24.5 ± 3.7 dB" in card
+
+
+def test_summary_has_no_floor_card_without_floor_cases(store_of, make_row, tmp_path):
+    html = build_report(store_of([make_row("a", 0.5)]), output=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="floor-psnr"' not in html
 
 
 def test_empty_run_renders_a_summary(store_of, tmp_path):
