@@ -6,14 +6,16 @@ Both are real ``StableDiffusionInpaintPipeline`` folders with tiny components, l
 * a CLIP tokenizer from a byte-level vocabulary and merges written here (no download),
 * a small random ``CLIPTextModel`` and a small ``UNet2DConditionModel`` (4 input channels for
   ``tiny``, so diffusers' legacy paste-back-in-latents path runs; 9 for ``tiny-9ch``),
-* an 8x ``AutoencoderKL`` TRAINED here on the bundled images (minus a held-out set), so the VAE round
-  trip behaves like a real, small autoencoder rather than noise,
+* an 8x ``AutoencoderKL`` TRAINED here on the bundled images (minus a held-out set) and more that
+  ship inside scikit-image and matplotlib (``tiny_data.py``), so the VAE round trip behaves like a
+  real, small autoencoder rather than noise,
 * the UNets briefly trained as noise predictors on that VAE's latents with the empty prompt (see
   ``tiny_training.py`` for why a random UNet would distort the leakage),
 * ``PNDMScheduler(skip_prk_steps=True, steps_offset=1)`` with Stable Diffusion's beta schedule.
 
-Everything is seeded and run with pinned threads and deterministic algorithms, so rerunning with the
-same flags on the same machine gives the same weights. Run from the repository root::
+Everything is seeded and run with pinned threads (``--threads``, 1 by default) and deterministic
+algorithms, so rerunning with the same flags on the same machine gives the same weights (another
+CPU may pick other kernels). Run from the repository root::
 
     python tools/build_tiny_pipelines.py            # about 10 minutes on 2 free CPU cores
     python tools/build_tiny_pipelines.py --vae-steps 50 --unet-steps 20 --out /tmp/tiny-check
@@ -34,10 +36,16 @@ import torch
 import tiny_training as training
 from tiny_training import SEED
 
-THREADS = 2
+#: One thread by default: a shared machine's cores are rarely all free, and several threads that
+#: wait on each other run far slower there than one. Same thread count -> same weights.
+DEFAULT_THREADS = 1
 DEFAULT_VAE_STEPS = 3000
 DEFAULT_UNET_STEPS = 1500
 VAE_BLOCKS = (16, 32, 64, 64)
+#: GroupNorm groups of the VAE: 4 channels per group in the first block, as SD's VAE (32 groups of
+#: 128). With one channel per group every norm erases each channel's mean over the image, which
+#: the decoder then has to rebuild; at equal steps 4 groups gave about 3 dB more than 16.
+VAE_NORM_GROUPS = 4
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "harness" / "pipelines" / "models"
 
 
@@ -127,7 +135,7 @@ def make_vae():
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, sample_size=256,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=VAE_BLOCKS, layers_per_block=1, norm_num_groups=16,
+        block_out_channels=VAE_BLOCKS, layers_per_block=1, norm_num_groups=VAE_NORM_GROUPS,
         mid_block_add_attention=False,
     )
     with torch.no_grad():
@@ -188,9 +196,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--unet-steps", type=int, default=DEFAULT_UNET_STEPS, help="training steps per UNet")
     parser.add_argument("--reuse-vae", type=Path, help="load this trained vae/ folder instead of training one")
     parser.add_argument("--log-every", type=int, default=100, help="print progress every N steps")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="torch threads; the weights are identical only for the same count")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder to write tiny/ and tiny-9ch/ in")
     args = parser.parse_args(argv)
-    for name in ("vae_steps", "unet_steps", "log_every"):
+    for name in ("vae_steps", "unet_steps", "log_every", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.reuse_vae is not None and args.reuse_vae.resolve().is_relative_to(args.out.resolve()):
@@ -209,7 +219,7 @@ def _copy_out_of(vae_folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(SEED)
 

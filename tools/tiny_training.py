@@ -1,6 +1,7 @@
 """Training loops for the embedded tiny pipelines (used by ``build_tiny_pipelines.py``).
 
-* The VAE learns to reconstruct random crops of the bundled images (held-out ones excluded).
+* The VAE learns to reconstruct random crops of the training images (``tiny_data.py``: the bundled
+  images minus the held-out ones, and more that ship inside scikit-image and matplotlib).
 * Each UNet learns to predict the noise on latents of the same images, with the empty prompt,
   so that what the pipeline generates inside the mask stays in the latent distribution. A random
   UNet drives the latents far out of it (std ~9 instead of ~1 at strength 1.0), and the VAE
@@ -20,12 +21,9 @@ import numpy as np
 import torch
 
 from harness import images
+from tiny_data import HELD_OUT, TRAIN_SCALES, random_crops, to_tensor, training_images, training_pyramid
 
 SEED = 20240611
-#: Bundled images the VAE and UNets never see; the round-trip PSNR bar is measured on them.
-HELD_OUT = ("coffee", "rocket", "meadow")
-#: Scales (longest side) at which each training image is cut into crops.
-TRAIN_SCALES = (192, 256, 384, 512)
 EVAL_MAX_SIDE = 256
 #: (fraction of the steps reached, crop side, crops per batch): larger crops late, so the
 #: GroupNorm statistics seen in training approach those of whole images.
@@ -36,11 +34,6 @@ UNET_PEAK_LR = 1e-3
 UNET_POOL = 256  # (image crop, mask) pairs encoded once for the UNet training
 UNET_CROP = 128  # pixels; 16x16 latents
 UNET_BATCH = 16
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 HxWx3 -> float 1x3xHxW in [-1, 1], the VAE's input range."""
-    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
 
 
 def to_uint8(tensor: torch.Tensor) -> np.ndarray:
@@ -69,35 +62,6 @@ def held_out_psnr(vae: Any) -> dict[str, float]:
     return scores
 
 
-def training_pyramid() -> list[torch.Tensor]:
-    """Every non-held-out bundled image at each training scale, as 3xHxW tensors in [-1, 1]."""
-    pyramid = []
-    for name in images.bundled_names():
-        if name in HELD_OUT:
-            continue
-        image = images.load_bundled(name)
-        for side in TRAIN_SCALES:
-            if side <= max(image.shape[:2]) or side == TRAIN_SCALES[0]:
-                pyramid.append(to_tensor(images.prepare(image, max_side=side, multiple=8))[0])
-    return pyramid
-
-
-def _randint(high: int, generator: torch.Generator) -> int:
-    return int(torch.randint(high, (1,), generator=generator))
-
-
-def random_crops(pyramid: list[torch.Tensor], crop: int, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random ``crop``-square crops, each horizontally flipped with probability 1/2."""
-    usable = [image for image in pyramid if min(image.shape[1:]) >= crop]
-    batch = []
-    for _ in range(count):
-        image = usable[_randint(len(usable), generator)]
-        top, left = _randint(image.shape[1] - crop + 1, generator), _randint(image.shape[2] - crop + 1, generator)
-        patch = image[:, top : top + crop, left : left + crop]
-        batch.append(patch.flip(-1) if bool(torch.rand((), generator=generator) < 0.5) else patch)
-    return torch.stack(batch)
-
-
 def learning_rate(peak: float, step: int, total: int, warmup: int = 100) -> float:
     """Linear warm-up, then cosine decay to 1% of ``peak``."""
     if step < warmup:
@@ -115,11 +79,15 @@ def _vae_crop_plan(step: int, total: int) -> tuple[int, int]:
 
 
 def _optimise(model: Any, steps: int, peak_lr: float, loss_at: Callable[[int], torch.Tensor],
-              report: Callable[[int, float], None], log_every: int) -> tuple[float, float]:
-    """Adam with warm-up + cosine and gradient clipping; returns (seconds, mean loss of the last 10%)."""
+              report: Callable[[int, float], None], log_every: int) -> dict:
+    """Adam with warm-up + cosine and gradient clipping.
+
+    Returns the wall and CPU seconds of the loop (``seconds``, ``cpu_seconds``; CPU time over wall
+    time shows how much of the machine the run had) and the mean loss of the last 10% of steps.
+    """
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
     model.train()
-    started, tail = time.perf_counter(), []
+    started, cpu_started, tail = time.perf_counter(), time.process_time(), []
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(peak_lr, step, steps)
@@ -133,14 +101,19 @@ def _optimise(model: Any, steps: int, peak_lr: float, loss_at: Callable[[int], t
         if (step + 1) % log_every == 0 or step + 1 == steps:
             report(step + 1, loss.item())
     model.eval()
-    return time.perf_counter() - started, float(np.mean(tail))
+    return {"seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(time.process_time() - cpu_started, 1), "final_loss": float(np.mean(tail))}
 
 
 def train_vae(vae: Any, steps: int, log_every: int) -> dict:
-    """Train ``vae``: MSE of the decoded posterior SAMPLE (what the pipeline encodes) + tiny KL."""
+    """Train ``vae``: MSE of the decoded posterior SAMPLE (what the pipeline encodes) + tiny KL.
+
+    Returns the training record: what was trained on and how, the times, the median held-out
+    PSNR at every log point (``psnr_curve``) and the final per-image PSNR.
+    """
     pyramid = training_pyramid()
     generator = torch.Generator().manual_seed(SEED + 4)
-    started = time.perf_counter()
+    started, curve = time.perf_counter(), {}
 
     def loss_at(step: int) -> torch.Tensor:
         batch = random_crops(pyramid, *_vae_crop_plan(step, steps), generator)
@@ -149,18 +122,23 @@ def train_vae(vae: Any, steps: int, log_every: int) -> dict:
         return torch.mean((decoded - batch) ** 2) + KL_WEIGHT * posterior.kl().mean() / 4
 
     def report(step: int, loss: float) -> None:
-        print(f"vae step {step}/{steps} loss {loss:.5f} held-out PSNR {held_out_psnr(vae)} "
+        scores = held_out_psnr(vae)  # eval mode, no random draws: the training is unchanged by it
+        curve[str(step)] = round(float(np.median(list(scores.values()))), 3)
+        print(f"vae step {step}/{steps} loss {loss:.5f} held-out PSNR {scores} "
               f"{time.perf_counter() - started:.0f}s", flush=True)
 
-    seconds, final_loss = _optimise(vae, steps, VAE_PEAK_LR, loss_at, report, log_every)
+    run = _optimise(vae, steps, VAE_PEAK_LR, loss_at, report, log_every)
     scores = held_out_psnr(vae)
     return {
-        "steps": steps, "seconds": round(seconds, 1), "final_loss": round(final_loss, 6), "seed": SEED,
+        "steps": steps, "seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"],
+        "threads": torch.get_num_threads(), "final_loss": round(run["final_loss"], 6), "seed": SEED,
+        "parameters": sum(p.numel() for p in vae.parameters()),
         "held_out": list(HELD_OUT), "eval_max_side": EVAL_MAX_SIDE, "held_out_psnr": scores,
-        "median_held_out_psnr": float(np.median(list(scores.values()))),
-        "train_scales": list(TRAIN_SCALES), "crop_schedule": [list(row) for row in VAE_CROP_SCHEDULE],
+        "median_held_out_psnr": float(np.median(list(scores.values()))), "psnr_curve": curve,
+        "training_images": list(training_images()), "train_scales": list(TRAIN_SCALES),
+        "crop_schedule": [list(row) for row in VAE_CROP_SCHEDULE],
         "peak_lr": VAE_PEAK_LR, "kl_weight": KL_WEIGHT, "loss": "mse on [-1,1] of the sampled decode + kl",
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "torch": torch.__version__,
     }
 
 
@@ -220,8 +198,9 @@ def train_unet(unet: Any, scheduler: Any, prompt_embeds: torch.Tensor, pool: dic
     def report(step: int, loss: float) -> None:
         print(f"unet({unet.config.in_channels}ch) step {step}/{steps} loss {loss:.4f}", flush=True)
 
-    seconds, final_loss = _optimise(unet, steps, UNET_PEAK_LR, loss_at, report, log_every)
-    return {"steps": steps, "seconds": round(seconds, 1), "final_loss": round(final_loss, 5), "seed": SEED,
+    run = _optimise(unet, steps, UNET_PEAK_LR, loss_at, report, log_every)
+    return {"steps": steps, "seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"],
+            "final_loss": round(run["final_loss"], 5), "seed": SEED,
             "objective": "epsilon mse, empty prompt", "pool": UNET_POOL, "crop": UNET_CROP,
             "batch": UNET_BATCH, "peak_lr": UNET_PEAK_LR, "held_out": list(HELD_OUT),
             "threads": torch.get_num_threads(), "torch": torch.__version__}

@@ -1,4 +1,8 @@
-"""The embedded VAE is trained: its round trip on held-out photographs clears the bar."""
+"""The embedded VAE is trained: its round trip on held-out images clears the bar.
+
+The bar is SD 1.5's own VAE at the same size: PSNR 23.4 dB on COCO 2017 val at 256x256, as
+published with the kl-f8 decoder fine-tunes.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pytest
 from harness import images
 from harness.pipelines.source import embedded_folder
 
-PSNR_BAR_DB = 20.0
+PSNR_BAR_DB = 23.4
 MAX_SIDE = 256
 
 
@@ -35,6 +39,8 @@ def test_held_out_images_were_not_trained_on():
     assert {"coffee", "rocket"} <= set(held_out)
     assert set(held_out) <= set(images.bundled_names())
     assert len(held_out) < len(images.bundled_names())
+    trained_on = set(record["training_images"])
+    assert trained_on.isdisjoint(held_out) and set(images.bundled_names()) - set(held_out) <= trained_on
 
 
 def test_median_held_out_round_trip_psnr_clears_the_bar(tiny):
