@@ -17,7 +17,7 @@ Everything is seeded and run with pinned threads (``--threads``, 1 by default) a
 algorithms, so rerunning with the same flags on the same machine gives the same weights (another
 CPU may pick other kernels). Run from the repository root::
 
-    python tools/build_tiny_pipelines.py            # about 10 minutes on 2 free CPU cores
+    python tools/build_tiny_pipelines.py            # about 40 CPU-minutes (52 min on a busy 2-core CPU)
     python tools/build_tiny_pipelines.py --vae-steps 50 --unet-steps 20 --out /tmp/tiny-check
     python tools/build_tiny_pipelines.py --reuse-vae harness/pipelines/models/tiny/vae   # UNets only
 
