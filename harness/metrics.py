@@ -378,9 +378,11 @@ def seam(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, width: i
     mask = _check_mask(mask, original.shape, need_outside=True, need_inside=True)
     if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
         raise ValueError(f"width must be a whole number of pixels >= 1, got {width!r}")
-    # distance to the other side: outside pixels to the mask, inside pixels to the outside
-    across = ndimage.distance_transform_edt(~mask) + ndimage.distance_transform_edt(mask)
-    band = across <= width
+    # pixels within `width` (Euclidean, centre to centre) of a pixel on the other side: a dilation
+    # by a disc, the same set as thresholding distance transforms and several times faster
+    offsets = np.arange(-width, width + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= width**2
+    band = (ndimage.binary_dilation(mask, disc) & ~mask) | (ndimage.binary_dilation(~mask, disc) & mask)
     added = _gradient_magnitude(output)[band] - _gradient_magnitude(original)[band]
     return float(np.mean(np.maximum(added, 0.0), dtype=np.float64))
 
