@@ -1,9 +1,11 @@
 """Sweep definitions: presets and the cases they expand to. No torch here.
 
 A :class:`Case` is one measurement: one image, one mask (a disc of ``radius`` x half the shorter
-side), one ``strength``, one ``seed``. Its :attr:`Case.case_id` is the pytest id, short, stable
-and readable (``coffee-s0.42-r0.80-seed0``), so ``-k coffee`` or ``-k s0.9`` select what a user
-expects. Ids are unique within an experiment; the store keys rows by experiment and case id.
+side, or a mask ``family`` at an ``area``), one ``strength``, one ``seed``, and in the mitigation
+experiment one ``mitigation``. Its :attr:`Case.case_id` is the pytest id, short, stable and
+readable (``coffee-s0.42-r0.80-seed0``, ``coffee-strokes-thin-a0.20-s0.50-seed0``,
+``coffee-blend-s0.50-r0.50-seed0``), so ``-k coffee``, ``-k s0.9`` or ``-k strokes`` select what a
+user expects. Ids are unique within an experiment; the store keys rows by experiment and case id.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from harness import images
+from harness.masks import MASK_FAMILIES, load_user_mask, pair_user_masks
+from harness.mitigations import MITIGATIONS
 from harness.pipelines.steps import steps_run
 
 __all__ = [
@@ -25,20 +29,25 @@ __all__ = [
     "PRESETS",
     "EXPERIMENTS",
     "resolve_images",
+    "attach_user_masks",
     "build_cases",
     "skip_reason",
 ]
 
 #: The experiments, each a module ``benchmarks/test_<name>.py``.
-EXPERIMENTS = ("strength", "radius", "floor")
+EXPERIMENTS = ("strength", "radius", "floor", "masks", "mitigation")
+#: The mask family of the cases that use the user's own masks (``--leak-masks``).
+USER_MASK = "user"
 
 
 @dataclass(frozen=True)
 class ImageSource:
-    """Where an image comes from: a bundled name, or a user's file (``path`` set)."""
+    """Where an image comes from: a bundled name, or a user's file (``path`` set); ``mask`` is
+    the user's mask file paired with it (``--leak-masks``), if any."""
 
     name: str
     path: str | None = None
+    mask: str | None = None
 
     def load(self) -> np.ndarray:
         """The image as ``uint8`` RGB, before preparation."""
@@ -47,21 +56,39 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class Case:
-    """One measurement. ``strength`` and ``seed`` are ``None`` for the VAE floor (no diffusion)."""
+    """One measurement. ``strength`` and ``seed`` are ``None`` for the VAE floor (no diffusion).
+
+    The mask is a disc of ``radius`` unless ``area`` is set: then it is the ``mask`` family's
+    mask covering that share of the image (:func:`harness.masks.family_mask`, seeded by
+    ``seed``); ``mask == "user"`` is the image's own mask file. ``mitigation`` (with its width
+    ``mitigation_px``, ``None`` for one latent cell) is applied in the mitigation experiment.
+    """
 
     experiment: str
     image: ImageSource
-    radius: float
+    radius: float | None
     strength: float | None
     seed: int | None
     steps: int
+    mask: str = "disc"
+    area: float | None = None
+    mitigation: str | None = None
+    mitigation_px: int | None = None
 
     @property
     def case_id(self) -> str:
-        """The pytest id, e.g. ``coffee-s0.42-r0.80-seed0`` (``coffee-r0.80`` for the floor)."""
+        """The pytest id, e.g. ``coffee-s0.42-r0.80-seed0`` (``coffee-r0.80`` for the floor,
+        ``coffee-box-a0.20-s0.50-seed0`` for a mask family, ``coffee-paste-s0.50-r0.50-seed0``
+        for a mitigation)."""
         if self.strength is None:
             return f"{self.image.name}-r{self.radius:.2f}"
-        return f"{self.image.name}-s{self.strength:.2f}-r{self.radius:.2f}-seed{self.seed}"
+        tail = f"s{self.strength:.2f}-seed{self.seed}"
+        if self.mask == USER_MASK:
+            return f"{self.image.name}-{USER_MASK}-{tail}"
+        if self.area is not None:
+            return f"{self.image.name}-{self.mask}-a{self.area:.2f}-{tail}"
+        prefix = f"{self.image.name}-{self.mitigation}" if self.mitigation else self.image.name
+        return f"{prefix}-s{self.strength:.2f}-r{self.radius:.2f}-seed{self.seed}"
 
     def as_dict(self) -> dict:
         """Plain fields for the results store (image by name)."""
@@ -87,6 +114,16 @@ class Preset:
     scheduler: str = "PNDM"
     guidance_scale: float = 0.0
     prompt: str = ""
+    resize: str = "crop"  # how images reach legal sizes (harness.images.RESIZE_MODES)
+    mask_images: int | None = None  # the masks and mitigation experiments use the first N images (None: all)
+    mask_families: tuple[str, ...] = MASK_FAMILIES  # the masks experiment: these families ...
+    mask_areas: tuple[float, ...] = (0.2,)  # ... at these shares of the image ...
+    mask_strengths: tuple[float, ...] = (0.5,)  # ... at these strengths (also the user's masks)
+    mitigations: tuple[str, ...] = MITIGATIONS  # the mitigation experiment: these ...
+    mitigation_strengths: tuple[float, ...] = (0.5, 1.0)  # ... at these strengths ...
+    mitigation_radius: float = 0.5  # ... on a disc of this radius
+    feather_px: int = 4  # the soft blend's feather
+    crop_padding_px: int = 8  # padding_mask_crop
 
 
 def _rounded(values: np.ndarray, decimals: int) -> tuple[float, ...]:
@@ -105,6 +142,7 @@ PRESETS: dict[str, Preset] = {
         radii=(0.2, 0.35, 0.5, 0.65, 0.8),
         radius_strengths=(0.1, 0.5, 0.9),
         floor_radius=0.8,
+        mask_images=1,
     ),
     # The study's design: 20 images, 100 strengths at radius 0.8, 50 radii at 3 strengths.
     "paper": Preset(
@@ -117,6 +155,11 @@ PRESETS: dict[str, Preset] = {
         radii=tuple(float(r) for r in np.linspace(0.2, 0.8, 50)),
         radius_strengths=(0.1, 0.5, 0.9),
         floor_radius=0.8,
+        resize="study",  # the study's own preparation (longest side 650, sides floored to 32, bicubic)
+        mask_areas=(0.1, 0.2, 0.3, 0.4),
+        mask_strengths=(0.5, 0.9),
+        feather_px=8,
+        crop_padding_px=32,
     ),
 }
 
@@ -163,6 +206,52 @@ def skip_reason(case: Case) -> str | None:
     )
 
 
+def attach_user_masks(sources: list[ImageSource], folder: str) -> list[ImageSource]:
+    """``sources`` with each one's mask file from ``folder`` (paired by file stem), every mask
+    read and checked now, before anything runs.
+
+    Raises
+    ------
+    harness.masks.MaskError
+        When an image has no mask there (see :func:`harness.masks.pair_user_masks`) or a mask is
+        unreadable, not binary, empty or full (see :func:`harness.masks.load_user_mask`).
+    """
+    stems = {s.name: Path(s.path).stem if s.path else s.name for s in sources}
+    pairs = pair_user_masks(folder, stems)
+    for path in pairs.values():
+        load_user_mask(path)
+    return [dataclasses.replace(s, mask=pairs[s.name]) for s in sources]
+
+
+def _grid_cases(experiment: str, preset: Preset, sources: list[ImageSource], steps: int,
+                seeds: list[int]) -> list[Case]:
+    """The cases of the strength and radius sweeps."""
+    if experiment == "strength":
+        grid = [(preset.strength_radius, s) for s in preset.strengths]
+    else:
+        grid = [(r, s) for s in preset.radius_strengths for r in preset.radii]
+    return [Case(experiment, src, radius, strength, seed, steps)
+            for src in sources for radius, strength in grid for seed in seeds]
+
+
+def _mask_cases(preset: Preset, sources: list[ImageSource], steps: int, seeds: list[int]) -> list[Case]:
+    """Images x mask family x area x strength, then the user's masks (every image that has one)."""
+    cases = [Case("masks", src, None, strength, seed, steps, mask=family, area=area)
+             for src in sources[: preset.mask_images] for family in preset.mask_families
+             for area in preset.mask_areas for strength in preset.mask_strengths for seed in seeds]
+    return cases + [Case("masks", src, None, strength, seed, steps, mask=USER_MASK)
+                    for src in sources if src.mask for strength in preset.mask_strengths for seed in seeds]
+
+
+def _mitigation_cases(preset: Preset, sources: list[ImageSource], steps: int, seeds: list[int]) -> list[Case]:
+    """Images x strength x mitigation on one disc; widths from the preset (dilation: one latent cell)."""
+    widths = {"blend": preset.feather_px, "crop": preset.crop_padding_px}
+    return [Case("mitigation", src, preset.mitigation_radius, strength, seed, steps, mitigation=name,
+                 mitigation_px=widths.get(name))
+            for src in sources[: preset.mask_images] for strength in preset.mitigation_strengths
+            for seed in seeds for name in preset.mitigations]
+
+
 def build_cases(
     experiment: str,
     preset: Preset,
@@ -173,22 +262,20 @@ def build_cases(
 ) -> list[Case]:
     """Expand ``preset`` into the cases of one experiment, in a stable order.
 
-    The strength and radius sweeps repeat every case over ``seeds``; the floor is seed-free.
+    Every experiment but the floor repeats its cases over ``seeds``; the floor is seed-free. The
+    masks and mitigation experiments use the preset's first ``mask_images`` images (the user's
+    masks, every image that has one).
     """
     if experiment == "floor":
         return [Case("floor", src, preset.floor_radius, None, None, steps) for src in sources]
-    if experiment == "strength":
-        grid = [(preset.strength_radius, s) for s in preset.strengths]
-    elif experiment == "radius":
-        grid = [(r, s) for s in preset.radius_strengths for r in preset.radii]
+    if experiment in ("strength", "radius"):
+        cases = _grid_cases(experiment, preset, sources, steps, seeds)
+    elif experiment == "masks":
+        cases = _mask_cases(preset, sources, steps, seeds)
+    elif experiment == "mitigation":
+        cases = _mitigation_cases(preset, sources, steps, seeds)
     else:
         raise ValueError(f"unknown experiment {experiment!r}; expected one of {', '.join(EXPERIMENTS)}")
-    cases = [
-        Case(experiment, src, radius, strength, seed, steps)
-        for src in sources
-        for radius, strength in grid
-        for seed in seeds
-    ]
     ids = [c.case_id for c in cases]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{experiment} sweep of preset {preset.name!r} has duplicate case ids")

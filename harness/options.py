@@ -93,6 +93,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("run_name", parse_text, None, "a name for this run in the store", "NAME"),
     Option("artifacts", _choice("all", "none"), "all", "save every output PNG under reports/artifacts/RUN (all) or none", "WHICH"),
     Option("paste_back", None, False, "paste the original back outside the mask (a control: leakage must be 0)", flag=True),
+    Option("resize", _choice("crop", "study"), None, "how images reach legal sizes: crop (keep the aspect, centre-crop) "
+           "| study (the 2023 study's stretch to multiples of 32) (default: the preset's)", "MODE"),
+    Option("masks", parse_text, None, "a folder of your masks, paired with --leak-images files by file stem "
+           "(the masks experiment then also measures them)", "FOLDER"),
 )
 
 
@@ -114,6 +118,8 @@ class LeakageOptions:
     run_name: str | None
     artifacts: str
     paste_back: bool
+    resize: str | None
+    masks: str | None
 
     def as_dict(self) -> dict:
         return {o.name: getattr(self, o.name) for o in OPTIONS}

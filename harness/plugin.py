@@ -172,8 +172,11 @@ def leak_measure(request: pytest.FixtureRequest, inpainter, record_property):
         if not leak.fingerprint_sent:
             record_property(FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str))
             leak.fingerprint_sent = True
-        result = measure_case(inpainter, case, max_side=leak.max_side, paste_back=leak.options.paste_back,
-                              prompt=leak.preset.prompt, guidance_scale=leak.preset.guidance_scale)
+        result = measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
+                              paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
+                              guidance_scale=leak.preset.guidance_scale)
+        if result.skip:
+            pytest.skip(result.skip)  # recorded as skipped, with the reason
         if result.output is not None and leak.artifacts_dir is not None:
             result.row["artifact"] = leak.save_artifacts(case, result.original, result.output)
         if not result.problems:

@@ -84,8 +84,11 @@ class LeakageSession:
         self.options = options
         self.preset = cases_mod.PRESETS[options.preset]
         self.sources = cases_mod.resolve_images(options.images or list(self.preset.images))
+        if options.masks:
+            self.sources = cases_mod.attach_user_masks(self.sources, str(self._rooted(options.masks)))
         self.steps = options.steps or self.preset.steps
         self.max_side = options.max_side or self.preset.max_side
+        self.resize = options.resize or self.preset.resize
         self.seeds = list(range(options.seed, options.seed + options.seeds))
         self.is_worker = hasattr(config, "workerinput")
         self.run_id = run_id or new_run_id()
@@ -125,7 +128,7 @@ class LeakageSession:
 
     def run_options(self) -> dict:
         """What is recorded with the run: every option plus the sizes actually used."""
-        return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side,
+        return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side, "resize": self.resize,
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
                 "scheduler": self.preset.scheduler}

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.metrics import METRIC_NAMES
+from harness.texture import TEXTURE_NAMES
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA", "RUN_SCHEMA", "new_run_id"]
 
@@ -45,6 +46,15 @@ RESULT_SCHEMA: dict[str, str] = {
     "edge_profile": "TEXT",
     "artifact": "TEXT",
     "recorded": "TEXT",
+    "mask": "TEXT",  # the mask family (disc, box, strokes-..., user)
+    "area": "REAL",  # the share of the image the family was asked to cover
+    "mask_area": "REAL",  # the share it covers
+    "radius_px": "REAL",  # a disc's radius in pixels as drawn
+    "mitigation": "TEXT",
+    "mitigation_px": "INTEGER",  # the feather, crop padding or dilation in pixels
+    "excess_profile": "TEXT",
+    "texture_profile": "TEXT",
+    **{name: "REAL" for name in TEXTURE_NAMES},
 }
 RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 
@@ -61,7 +71,7 @@ RUN_SCHEMA: dict[str, str] = {
 }
 
 #: Columns that hold JSON (lists and dicts), decoded when read.
-_JSON_COLUMNS = ("flags", "edge_profile")
+_JSON_COLUMNS = ("flags", "edge_profile", "excess_profile", "texture_profile")
 _KEY_COLUMNS = ("experiment", "case_id")  # with run_id: the primary key, never added by a migration
 
 _SCHEMA = f"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from harness.cases import (
     PRESETS,
     Case,
     ImageSource,
+    attach_user_masks,
     build_cases,
     resolve_images,
     skip_reason,
@@ -22,6 +24,7 @@ from harness.cases import (
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-s[01]\.\d\d-r[01]\.\d\d-seed\d+$")
 FLOOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-r[01]\.\d\d$")
+MASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-(disc|box|strokes-(thin|medium|thick))-a0\.\d\d-s[01]\.\d\d-seed\d+$")
 
 
 def _cases(preset_name, experiment, seeds=(0,)):
@@ -105,7 +108,7 @@ def test_paper_floor_cases():
 def test_ids_unique_and_readable(preset, experiment):
     ids = [c.case_id for c in _cases(preset, experiment, seeds=(0, 1))]
     assert len(ids) == len(set(ids))
-    pattern = FLOOR_ID_PATTERN if experiment == "floor" else ID_PATTERN
+    pattern = {"floor": FLOOR_ID_PATTERN, "masks": MASK_ID_PATTERN}.get(experiment, ID_PATTERN)
     for case_id in ids:
         assert pattern.match(case_id), case_id
         assert " " not in case_id and "[" not in case_id and "::" not in case_id
@@ -225,6 +228,10 @@ def test_case_as_dict():
         "strength": 0.42,
         "seed": 3,
         "steps": 200,
+        "mask": "disc",
+        "area": None,
+        "mitigation": None,
+        "mitigation_px": None,
         "case_id": "coffee-s0.42-r0.80-seed3",
     }
 
@@ -296,4 +303,64 @@ def test_resolve_duplicates(tmp_path):
 
 
 def test_experiments():
-    assert EXPERIMENTS == ("strength", "radius", "floor")
+    assert EXPERIMENTS == ("strength", "radius", "floor", "masks", "mitigation")
+
+
+# -- the masks and mitigation experiments ----------------------------------------------------------
+
+
+def test_smoke_adds_a_handful_of_mask_and_mitigation_cases_on_its_first_image():
+    masks_cases, mitigation_cases = _cases("smoke", "masks"), _cases("smoke", "mitigation")
+    assert [c.case_id for c in masks_cases] == [
+        f"coffee-{family}-a0.20-s0.50-seed0" for family in ("disc", "box", "strokes-thin", "strokes-medium",
+                                                              "strokes-thick")]
+    assert [c.case_id for c in mitigation_cases] == [
+        f"coffee-{name}-s{s:.2f}-r0.50-seed0" for s in (0.5, 1.0) for name in ("none", "paste", "blend", "crop", "dilate")]
+    widths = {c.mitigation: c.mitigation_px for c in mitigation_cases}
+    assert widths == {"none": None, "paste": None, "blend": 4, "crop": 8, "dilate": None}
+    assert all(c.radius is None and c.area == 0.2 for c in masks_cases)
+
+
+def test_paper_masks_and_mitigations_cover_every_image():
+    paper = PRESETS["paper"]
+    assert paper.resize == "study" and PRESETS["smoke"].resize == "crop"
+    masks_cases = _cases("paper", "masks")
+    assert len(masks_cases) == 20 * 5 * len(paper.mask_areas) * len(paper.mask_strengths)
+    assert {c.area for c in masks_cases} == set(paper.mask_areas)
+    assert len(_cases("paper", "mitigation")) == 20 * 2 * 5
+    assert "motorcycle-strokes-thin-a0.30-s0.90-seed0" in {c.case_id for c in masks_cases}
+
+
+def test_user_masks_add_a_user_case_per_image_and_strength(tmp_path):
+    folder = _write_images(tmp_path / "photos", ["holiday.png", "garden.jpg"])
+    masks_folder = tmp_path / "masks"
+    masks_folder.mkdir()
+    for stem in ("holiday", "garden", "coffee"):
+        values = np.zeros((16, 24), np.uint8)
+        values[4:12, 6:18] = 255
+        Image.fromarray(values).save(masks_folder / f"{stem}.png")
+    sources = attach_user_masks(resolve_images(["coffee", str(folder)]), str(masks_folder))
+    assert [Path(s.mask).name for s in sources] == ["coffee.png", "garden.png", "holiday.png"]
+    cases = build_cases("masks", PRESETS["smoke"], sources, steps=10, seeds=[0, 1])
+    user = [c.case_id for c in cases if c.mask == "user"]
+    assert user == [f"{name}-user-s0.50-seed{seed}" for name in ("coffee", "garden", "holiday") for seed in (0, 1)]
+    assert len(cases) == 5 * 2 + len(user)  # the built-in families still run on the first image only
+
+
+def test_user_masks_errors_name_the_problem(tmp_path):
+    masks_folder = tmp_path / "masks"
+    masks_folder.mkdir()
+    Image.fromarray(np.zeros((16, 24), np.uint8)).save(masks_folder / "coffee.png")
+    with pytest.raises(ValueError, match=r"no mask for image\(s\) astronaut"):
+        attach_user_masks(resolve_images(["coffee", "astronaut"]), str(masks_folder))
+    with pytest.raises(ValueError, match="coffee.png is empty"):
+        attach_user_masks(resolve_images(["coffee"]), str(masks_folder))
+
+
+def test_mask_and_mitigation_ids():
+    source = ImageSource("coffee")
+    assert Case("masks", source, None, 0.5, 0, 10, mask="strokes-thin", area=0.2).case_id == \
+        "coffee-strokes-thin-a0.20-s0.50-seed0"
+    assert Case("masks", source, None, 0.9, 2, 10, mask="user").case_id == "coffee-user-s0.90-seed2"
+    assert Case("mitigation", source, 0.5, 1.0, 0, 10, mitigation="blend", mitigation_px=4).case_id == \
+        "coffee-blend-s1.00-r0.50-seed0"

@@ -41,9 +41,12 @@ __all__ = [
 BASELINE_SCHEMA = 1
 
 # Options that change what a number means: a baseline recorded under others is not comparable.
-COMPARABLE_OPTIONS = ("max_side", "steps", "paste_back", "guidance_scale", "prompt", "scheduler")
+COMPARABLE_OPTIONS = ("max_side", "steps", "paste_back", "guidance_scale", "prompt", "scheduler", "resize")
+# what a baseline recorded before an option existed was measured with
+_OPTION_BEFORE = {"resize": "crop"}
 _CASE_FIELDS = ("experiment", "case_id", "image", "strength", "radius", "seed")
-_METRICS = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "n_outside")
+_METRICS = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "n_outside",
+            "color_shift_outside", "ssim_outside", "detail_loss_outside", "seam", "mse_floor", "mse_excess")
 
 
 class BaselineError(Exception):
@@ -175,11 +178,10 @@ def refuse_incomparable(baseline: dict, current: dict, path: Path) -> None:
             f"baseline {path} was recorded with preset {baseline.get('preset')!r}, this run uses "
             f"{current.get('preset')!r}: compare like with like, or save a baseline for this preset"
         )
-    differing = [
-        f"{key} {baseline['options'].get(key)!r} -> {current['options'].get(key)!r}"
-        for key in COMPARABLE_OPTIONS
-        if baseline.get("options", {}).get(key) != current.get("options", {}).get(key)
-    ]
+    before = {**_OPTION_BEFORE, **baseline.get("options", {})}
+    now = {**_OPTION_BEFORE, **current.get("options", {})}
+    differing = [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in COMPARABLE_OPTIONS
+                 if before.get(key) != now.get(key)]
     if differing:
         raise BaselineError(f"baseline {path} was measured under other settings: {'; '.join(differing)}")
 

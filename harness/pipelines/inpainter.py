@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -56,12 +57,19 @@ class Inpainter:
         return (f"Inpainter(ref={self.ref!r}, device={self.device!r}, dtype={self.dtype!r}, "
                 f"unet_in_channels={self.unet_in_channels})")
 
+    def accepts(self, argument: str) -> bool:
+        """Whether the pipeline's ``__call__`` takes ``argument`` (diffusers' pipelines differ)."""
+        return argument in inspect.signature(self.pipe.__call__).parameters
+
     def inpaint(self, image: np.ndarray, mask: np.ndarray, *, strength: float, seed: int, steps: int,
-                guidance_scale: float = 0.0, prompt: str = "", paste_back: bool = False) -> np.ndarray:
+                guidance_scale: float = 0.0, prompt: str = "", paste_back: bool = False,
+                padding_mask_crop: int | None = None) -> np.ndarray:
         """Inpaint one image; returns ``uint8`` HxWx3 of the input's size.
 
         ``paste_back=True`` copies the original pixels back outside the mask afterwards, so the
-        outside is unchanged exactly (the control case: leakage must be 0).
+        outside is unchanged exactly (the control case: leakage must be 0). ``padding_mask_crop``
+        is passed to pipelines that take it (see :meth:`accepts`): they inpaint the mask's
+        bounding box grown by that many pixels and paste the result back over the original.
 
         Raises
         ------
@@ -71,8 +79,34 @@ class Inpainter:
         NonFiniteOutputError
             If the pipeline output holds NaN or infinite values.
         """
+        if padding_mask_crop is not None:
+            return self._inpaint_cropped(image, mask, padding_mask_crop, strength=strength, seed=seed, steps=steps,
+                                         guidance_scale=guidance_scale, prompt=prompt, paste_back=paste_back)
         return self.inpaint_batch([image], [mask], strength=strength, seeds=[seed], steps=steps,
                                   guidance_scale=guidance_scale, prompt=prompt, paste_back=paste_back)[0]
+
+    def _inpaint_cropped(self, image: np.ndarray, mask: np.ndarray, padding: int, *, strength: float, seed: int,
+                         steps: int, guidance_scale: float, prompt: str, paste_back: bool) -> np.ndarray:
+        """One call with ``padding_mask_crop``: diffusers then wants one PIL image and mask (not
+        lists) and PIL output, which ``image_processor.apply_overlay`` pastes over the original."""
+        if not self.accepts("padding_mask_crop"):
+            raise ValueError(f"{type(self.pipe).__name__}.__call__ takes no padding_mask_crop")
+        self.last_timing = None
+        self._check_batch([image], [mask], [seed], strength=strength, steps=steps)
+        import torch
+
+        height, width = image.shape[:2]
+        counter = StepCounter()
+        with torch.inference_mode(), Stopwatch(self.device) as clock:
+            result = self.pipe(
+                prompt=prompt, image=to_pil_image(image), mask_image=to_pil_mask(mask), height=height, width=width,
+                strength=strength, num_inference_steps=steps, guidance_scale=guidance_scale,
+                generator=self._generator(seed), output_type="pil", padding_mask_crop=padding,
+                callback_on_step_end=counter,
+            )
+        self.last_timing = Timing(seconds=clock.seconds, steps=counter.count)
+        output = np.asarray(result.images[0].convert("RGB"), dtype=np.uint8)
+        return np.where(mask[..., None], output, image) if paste_back else output
 
     def inpaint_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, strength: float,
                       seeds: Sequence[int], steps: int, guidance_scale: float = 0.0, prompt: str = "",

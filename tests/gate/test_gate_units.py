@@ -162,6 +162,24 @@ def test_compare_refuses_another_preset_or_settings(tmp_path):
         compare({**doc, "options": {**doc["options"], "steps": 50}}, doc, {}, path=tmp_path / "x.json")
 
 
+def test_a_baseline_from_before_resize_existed_was_cropped(tmp_path):
+    store, run_id = _store_with_run(tmp_path, {"a": 40.0})
+    old = baseline_from_store(store, run_id, name="x")
+    assert "resize" not in old["options"]
+    cropped = {**old, "options": {**old["options"], "resize": "crop"}}
+    assert compare(old, cropped, {}, path=tmp_path / "x.json").compared == 1
+    with pytest.raises(BaselineError, match="resize 'crop' -> 'study'"):
+        compare(old, {**old, "options": {**old["options"], "resize": "study"}}, {}, path=tmp_path / "x.json")
+
+
+def test_the_new_metrics_are_gateable():
+    tols = parse_tolerances({"ssim_outside": {"abs": 0.01}, "seam": {"rel": 0.1}, "mse_excess": {"abs": 2}})
+    assert tols["ssim_outside"].direction == "higher" and tols["seam"].direction == "lower"
+    assert tols["ssim_outside"].judge(0.9, 0.88) == "worse" and tols["seam"].judge(1.0, 1.2) == "worse"
+    assert parse_threshold_table([{"metric": "color_shift_outside", "max": 3}])[0].fails(
+        {"case_id": "c", "color_shift_outside": 5.0}) == "c: color_shift_outside = 5 > limit 3 ([[tool.leakage.thresholds]] #1)"
+
+
 def test_nothing_compared_is_a_failure_not_a_pass(tmp_path):
     store, run_id = _store_with_run(tmp_path, {"a": 40.0})
     doc = baseline_from_store(store, run_id, name="x")

@@ -225,3 +225,19 @@ def test_use_scheduler_switches_class_keeps_the_schedule_and_shows_in_the_finger
     assert inpainter.pipe.scheduler.config.skip_prk_steps is True
     with pytest.raises(ValueError, match="unknown scheduler 'LMS'; expected one of PNDM, DDIM, Euler"):
         inpainter.use_scheduler("LMS")
+
+
+def test_padding_mask_crop_pastes_the_crop_back_over_the_original(tiny, small_image, small_mask):
+    # StableDiffusionInpaintPipeline.__call__ takes padding_mask_crop (read from its signature)
+    assert tiny.accepts("padding_mask_crop") and not tiny.accepts("no_such_argument")
+    output = tiny.inpaint(small_image, small_mask, **CALL, padding_mask_crop=8)
+    assert output.shape == small_image.shape and output.dtype == np.uint8
+    assert mse_outside(small_image, output, small_mask) == 0.0  # apply_overlay keeps the outside exactly
+    assert not np.array_equal(output[small_mask], small_image[small_mask])
+    assert tiny.last_timing.steps >= steps_run(4, 0.5)
+
+
+def test_padding_mask_crop_on_a_pipeline_without_it_is_a_clear_error(tiny, small_image, small_mask, monkeypatch):
+    monkeypatch.setattr(tiny, "accepts", lambda name: False)
+    with pytest.raises(ValueError, match="StableDiffusionInpaintPipeline.__call__ takes no padding_mask_crop"):
+        tiny.inpaint(small_image, small_mask, **CALL, padding_mask_crop=8)
