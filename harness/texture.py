@@ -9,7 +9,6 @@ can show whether texture drives the round trip, the diffusion, or both.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -43,15 +42,18 @@ def local_std(image: np.ndarray, *, window: int = TEXTURE_WINDOW, data_range: fl
     return np.sqrt(np.maximum(mean_of_squares - mean**2, 0.0))  # rounding can dip below 0 on flat regions
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation (scipy), ``nan`` when either side is constant."""
-    from scipy import stats
+def _ranks(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
 
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
+    return rankdata(values)  # ties share their average rank, as in Spearman's rho
+
+
+def _spearman(x_ranks: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation: Pearson's of the ranks (``x`` ranked once for both errors);
+    ``nan`` when either side is constant."""
+    if np.ptp(x_ranks) == 0 or np.ptp(y) == 0:
         return math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        return float(stats.spearmanr(x, y).statistic)
+    return float(np.corrcoef(x_ranks, _ranks(y))[0, 1])
 
 
 def texture_profile(original: np.ndarray, output: np.ndarray, floor: np.ndarray, mask: np.ndarray, *,
@@ -89,12 +91,13 @@ def texture_profile(original: np.ndarray, output: np.ndarray, floor: np.ndarray,
     excess_error = error_map(original, output, data_range=data_range)[outside] - floor_error
     order = np.argsort(texture, kind="stable")
     groups = np.array_split(order, bins)
+    texture_ranks = _ranks(texture)
     return {
         "low": [float(texture[g].min()) for g in groups],
         "high": [float(texture[g].max()) for g in groups],
         "floor": [float(floor_error[g].mean()) for g in groups],
         "excess": [float(excess_error[g].mean()) for g in groups],
         "count": [int(g.size) for g in groups],
-        "texture_rho_floor": _spearman(texture, floor_error),
-        "texture_rho_excess": _spearman(texture, excess_error),
+        "texture_rho_floor": _spearman(texture_ranks, floor_error),
+        "texture_rho_excess": _spearman(texture_ranks, excess_error),
     }
