@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["AREA_TOLERANCE", "disc_mask", "disc_radius_px", "disc_for_area", "box_mask", "edge_distance",
+__all__ = ["AREA_TOLERANCE", "disc_mask", "disc_mask_px", "disc_radius_px", "disc_for_area", "box_mask", "edge_distance",
            "mask_to_image"]
 
 #: How far (as a share of the image's pixels) a mask built for a requested area may miss it.
@@ -45,6 +45,14 @@ def disc_mask(height: int, width: int, radius_frac: float, *, floor: bool = Fals
     if not 0.0 < radius_frac <= 1.0:
         raise ValueError(f"radius_frac must be in (0, 1], got {radius_frac}")
     return _disc(height, width, disc_radius_px(height, width, radius_frac, floor=floor))
+
+
+def disc_mask_px(height: int, width: int, radius: float) -> np.ndarray:
+    """A centred disc of ``radius`` pixels (pixel centres within it are inside)."""
+    _check_size(height, width)
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    return _disc(height, width, radius)
 
 
 def _disc(height: int, width: int, radius: float) -> np.ndarray:

@@ -17,7 +17,12 @@ import pandas as pd
 
 from harness.atomic import write_atomic
 from harness.report import compare, data, figures, summary
+from harness.report.defects import defects_section
+from harness.report.excess import sources_section
 from harness.report.heatmaps import CMAP, PERCENTILE, build_heatmaps
+from harness.report.mask_families import masks_section
+from harness.report.mitigation import mitigation_section
+from harness.report.spikes import SPIKE_MADS, find_spikes
 from harness.store import Store
 
 __all__ = ["build_report", "render_report", "SECTIONS"]
@@ -28,6 +33,10 @@ SECTIONS = (
     ("comparison", "Comparison"),
     ("strength", "Strength"),
     ("radius", "Radius"),
+    ("masks", "Masks"),
+    ("mitigation", "Mitigations"),
+    ("defects", "What users see"),
+    ("sources", "Where it comes from"),
     ("heatmaps", "Heatmaps"),
     ("edge", "Edge profile"),
     ("floor", "VAE floor"),
@@ -47,6 +56,7 @@ def _environment() -> jinja2.Environment:
     env.globals["zip"] = zip
     env.filters["num"] = summary.format_number
     env.filters["pct"] = lambda v: "–" if v is None or not math.isfinite(v) else f"{100 * v:+.1f}%"
+    env.filters["pretty_json"] = summary.pretty_json
     return env
 
 
@@ -63,7 +73,11 @@ def _strength(frame: pd.DataFrame) -> dict | None:
     curves = data.strength_curves(frame)
     if curves is None:
         return None
-    return {"curves": curves, "panels": figures.strength_panels(curves), "mean": figures.strength_mean(curves)}
+    spikes, spread = find_spikes(frame), data.seed_spread(frame)
+    bands, seeds = spread if spread is not None else (None, None)
+    return {"curves": curves, "panels": figures.strength_panels(curves, spikes, bands),
+            "mean": figures.strength_mean(curves), "spikes": spikes, "spike_mads": SPIKE_MADS,
+            "seeds": seeds.to_dict("records") if seeds is not None else None}
 
 
 def _radius(frame: pd.DataFrame) -> dict | None:
@@ -81,7 +95,10 @@ def _heatmaps(frame: pd.DataFrame, store_dir: Path, run_id: str) -> dict | None:
 
 def _edge(frame: pd.DataFrame) -> dict | None:
     profiles = data.edge_profiles_by_strength(frame)
-    return {"figure": figures.edge_figure(profiles), "strengths": len(profiles)} if profiles else None
+    if not profiles:
+        return None
+    return {"figure": figures.edge_figure(profiles), "strengths": len(profiles),
+            "shown": len(figures.shown_strengths(profiles))}
 
 
 def _floor(frame: pd.DataFrame) -> dict | None:
@@ -117,6 +134,10 @@ def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baselin
         "comparison": _comparison(frame, record, baseline, gate_failures),
         "strength": _strength(frame),
         "radius": _radius(frame),
+        "masks": masks_section(frame),
+        "mitigation": mitigation_section(frame),
+        "defects": defects_section(frame),
+        "sources": sources_section(frame),
         "heatmaps": _heatmaps(frame, Path(store_dir), str(record["run_id"])),
         "edge": _edge(frame),
         "floor": _floor(frame),

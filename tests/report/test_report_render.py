@@ -11,7 +11,8 @@ from harness.cli import main
 from harness.report import BaselineError, build_report
 from harness.store import StoreError
 
-ALL_SECTIONS = ("summary", "strength", "radius", "heatmaps", "edge", "floor", "timing", "cases")
+ALL_SECTIONS = ("summary", "strength", "radius", "masks", "mitigation", "defects", "sources", "heatmaps", "edge", "floor",
+                "timing", "cases")
 
 
 def _sections(html: str) -> set[str]:
@@ -30,9 +31,14 @@ def test_full_report_has_every_section_and_is_self_contained(smoke_store, tmp_pa
     html = out.read_text(encoding="utf-8")
     assert _sections(html) == set(ALL_SECTIONS)
     _assert_offline(html)
-    assert html.count("<img ") == 7 + 3 * 7  # 6 charts + colour bar; per image original + 3 x (output, map)
-    assert "R² = " in html and "9.694x² − 4.105x + 40" in html
-    assert out.stat().st_size < 1_000_000
+    # 10 charts + colour bar; per image original + 3 x (output, map)
+    assert html.count("<img ") == 11 + 3 * 7
+    assert html.count('src="data:image/svg+xml;base64,') == 11 and "image/jpeg" not in html
+    assert "R² = " in html
+    # the study's fit is named only to say why it is not comparable
+    assert "9.694x² − 4.105x + 40, on Stable Diffusion 1.5) is not on this scale" in html
+    assert "The original study found" not in html
+    assert out.stat().st_size < 2_000_000
 
 
 def test_only_one_experiment_and_no_artifacts(store_of, make_row, tmp_path):
