@@ -70,7 +70,7 @@ def prepared_image(source: ImageSource, max_side: int, multiple: int, resize: st
     return _prepared(source, max_side, multiple, resize)[0]
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)  # a 650 px mask with its distances is ~4 MB
 def _mask(case: Case, max_side: int, multiple: int, resize: str) -> tuple[np.ndarray, np.ndarray, float | None]:
     """The case's mask, its edge distances and (for a disc) its radius in pixels, shared by every
     case with the same mask (the distance transform would otherwise be recomputed per strength)."""

@@ -46,11 +46,13 @@ def defects_figure(curves: pd.DataFrame) -> str:
     for ax, (column, title, unit) in zip(axes, DEFECTS):
         if column == "color_shift":
             for name, channel, colour, marker in _CHANNELS:
-                ax.plot(strengths, curves[name], "-", color=colour, marker=marker, markersize=3, label=channel)
+                ax.plot(strengths, curves[name], "-", color=colour, marker=marker, markersize=3, label=channel,
+                        markevery=max(1, len(strengths) // 12))
             ax.axhline(0.0, color="#888888", linewidth=0.8)
             ax.legend(fontsize=7, ncols=3)
         else:
-            ax.plot(strengths, curves[column], "-", color=figures.PALETTE[0], marker="o", markersize=3)
+            ax.plot(strengths, curves[column], "-", color=figures.PALETTE[0], marker="o", markersize=3,
+                    markevery=max(1, len(strengths) // 12))
         ax.set_title(title, fontsize=8.5)
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xlabel("strength", fontsize=8)

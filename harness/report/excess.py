@@ -91,7 +91,8 @@ def sources_figure(total: pd.DataFrame | None, profiles: dict, bins: dict | None
         for column, name, style in (("mse_outside", "total (MSE outside)", "-"), ("mse_floor", "VAE floor", "--"),
                                     ("mse_excess", "excess over the floor", "-")):
             colour = {"mse_outside": figures.PALETTE[0], "mse_floor": "#7f7f7f", "mse_excess": figures.PALETTE[5]}[column]
-            ax.plot(strengths, total[column], style, color=colour, marker="o", markersize=3, label=name)
+            ax.plot(strengths, total[column], style, color=colour, marker="o" if len(strengths) <= 30 else None,
+                    markersize=3, label=name)
         ax.set_xlabel("strength", fontsize=8)
         ax.set_ylabel(figures.MSE_LABEL, fontsize=8)
         ax.legend(fontsize=7)

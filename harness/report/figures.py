@@ -42,11 +42,17 @@ _STRENGTH_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256))
 def svg_uri(figure: Figure) -> str:
     """Render ``figure`` as SVG and return it as a ``data:`` URI (the same bytes for the same figure)."""
     buffer = io.BytesIO()
-    with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "inpaint-leakage"}):
+    # text stays text (the browser draws it; a third of the bytes of glyph outlines), ids are stable
+    with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "inpaint-leakage", "svg.fonttype": "none"}):
         # names with emoji: DejaVu lacks the glyph, a box is drawn
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         figure.savefig(buffer, format="svg", dpi=DPI, metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _dots(x) -> str | None:
+    """A dot per point for short series; long ones read as lines (and would weigh the SVG down)."""
+    return "." if len(x) <= 30 else None
 
 
 def category_styles(names) -> dict[str, dict]:
@@ -114,7 +120,7 @@ def strength_panels(curves: StrengthCurves, spikes: list[dict] = (), spread: dic
         if spread and image in spread:
             low, high = spread[image].y
             ax.fill_between(spread[image].x, low, high, color=PALETTE[0], alpha=0.25, linewidth=0)
-        ax.plot(series.x, series.y, "-", marker=".", markersize=3, linewidth=1, color=PALETTE[0])
+        ax.plot(series.x, series.y, "-", marker=_dots(series.x), markersize=3, linewidth=1, color=PALETTE[0])
         marked = [s for s in spikes if s["image"] == image]
         if marked:
             ax.plot([s["strength"] for s in marked], [s["mse_outside"] for s in marked], "o", markersize=7,
@@ -136,7 +142,8 @@ def strength_panels(curves: StrengthCurves, spikes: list[dict] = (), spread: dic
 def _mean_band(ax, curves: StrengthCurves, colour: str, name: str) -> None:
     ax.fill_between(curves.strengths, curves.mean - curves.std, curves.mean + curves.std, color=colour,
                     alpha=0.2, linewidth=0, label=f"{name}spread across images (±1 std)")
-    ax.plot(curves.strengths, curves.mean, "-", marker=".", color=colour, label=f"{name}mean over images")
+    ax.plot(curves.strengths, curves.mean, "-", marker=_dots(curves.strengths), color=colour,
+            label=f"{name}mean over images")
 
 
 def strength_mean(curves: StrengthCurves) -> str:

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 FAST = ["--leak-images", "coffee", "--leak-max-side", "64", "--leak-steps", "4", "-p", "no:cacheprovider",
-        "--leak-no-report", "-k", "s0.60 or s1.00 or s0.90-r0.50 or floor"]
+        "--leak-no-report", "-k", "(s0.60 or s1.00 or s0.90-r0.50 or floor) and not mitigation"]
 
 
 def test_save_compare_regress_update_compare(leak_project):

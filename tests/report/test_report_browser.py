@@ -179,7 +179,8 @@ def test_report_in_headless_chromium(chromium, report, tmp_path):
 def test_screenshot(chromium, report, tmp_path):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
-    _run(chromium, tmp_path / "profile", f"--screenshot={SCREENSHOT}", "--window-size=1280,2400", report.as_uri())
+    # tall enough to hold the new sections (masks, mitigations, what users see, where it comes from)
+    _run(chromium, tmp_path / "profile", f"--screenshot={SCREENSHOT}", "--window-size=1280,7200", report.as_uri())
     assert SCREENSHOT.stat().st_size > 50_000
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
