@@ -117,10 +117,14 @@ def write_baseline(document: dict, path: Path) -> Path:
 
 def load_baseline(path: Path) -> dict:
     """Read and validate a baseline file; every problem is a :class:`BaselineError` naming the file."""
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline {path} does not exist")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:  # a folder, no permission, an I/O error
+        raise BaselineError(f"baseline {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON ({exc}); delete it or rewrite it") from None
     return validate_baseline(document, str(path))

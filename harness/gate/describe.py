@@ -88,8 +88,8 @@ def _new_and_gone(cmp: Comparison) -> list[str]:
     lines = []
     if cmp.unused:
         seeds = sorted({seed for key in cmp.unused if (seed := _seed_of(key)) is not None})
-        lines.append(f"the baseline also holds seeds {_seeds(seeds)} of the cases measured now "
-                     f"({len(cmp.unused)} cases), not measured in this run")
+        lines.append(f"not measured in this run: the baseline's seeds {_seeds(seeds)} of the cases measured now "
+                     f"({len(cmp.unused)} cases)")
     for label, keys in (("new since the baseline", cmp.new), ("in the baseline but not measured now", cmp.gone)):
         if keys:
             shown = ", ".join(keys[:8]) + (f", ... ({len(keys) - 8} more)" if len(keys) > 8 else "")

@@ -188,6 +188,12 @@ def test_corrupt_or_foreign_baselines_are_refused_clearly(tmp_path, content, mes
         load_baseline(path)
 
 
+def test_an_unreadable_baseline_is_refused_clearly(tmp_path):
+    (tmp_path / "b.json").mkdir()
+    with pytest.raises(BaselineError, match=r"baseline .*b.json cannot be read: Is a directory"):
+        load_baseline(tmp_path / "b.json")
+
+
 def test_an_unchanged_psnr_may_be_infinite_and_schema_1_is_still_read(tmp_path):
     path = tmp_path / "b.json"
     path.write_text('{"schema": 1, "cases": {"s/a": {"seed": 0.0, "metrics": {"psnr_outside": "inf", "mse_outside": 0}}}}')
