@@ -93,6 +93,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("run_name", parse_text, None, "a name for this run in the store", "NAME"),
     Option("artifacts", _choice("all", "none"), "all", "save every output PNG under reports/artifacts/RUN (all) or none", "WHICH"),
     Option("paste_back", None, False, "paste the original back outside the mask (a control: leakage must be 0)", flag=True),
+    Option("summary_md", parse_text, None, "also write the run's and the gate's summary as Markdown to PATH "
+           "(CI step summaries; appended to $GITHUB_STEP_SUMMARY when set, whatever this says)", "PATH"),
     Option("resize", _choice("crop", "study"), None, "how images reach legal sizes: crop (keep the aspect, centre-crop) "
            "| study (the 2023 study's stretch to multiples of 32) (default: the preset's)", "MODE"),
     Option("masks", parse_text, None, "a folder of your masks, paired with --leak-images files by file stem "
@@ -118,6 +120,7 @@ class LeakageOptions:
     run_name: str | None
     artifacts: str
     paste_back: bool
+    summary_md: str | None
     resize: str | None
     masks: str | None
 

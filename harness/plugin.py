@@ -11,11 +11,12 @@ import json
 
 import pytest
 
+from harness import junit
 from harness.cases import skip_reason
 from harness.measure import measure_case
 from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.session import CASE_KEY, FINGERPRINT_KEY, ROW_KEY, LeakageSession, build_gates
+from harness.session import CASE_KEY, FINGERPRINT_KEY, MACHINE_KEY, ROW_KEY, LeakageSession, build_gates
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
 MARKER = "leakage"
@@ -56,11 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if cli["images"]:
         cli["images"] = [name for group in cli["images"] for name in group]
     ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
+    worker = getattr(config, "workerinput", None)
     try:
         tool = read_tool_config(config.rootpath)
         options = resolve_options(cli, ini, tool)
-        run_id = config.workerinput.get("leak_run_id") if hasattr(config, "workerinput") else None
-        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool))
+        run_id = worker.get("leak_run_id") if worker else None
+        values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
+        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
+        if worker is None:
+            leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
     except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
         raise pytest.UsageError(f"leakage: {exc}") from None
     config.stash[SESSION_KEY] = leak
@@ -76,8 +81,12 @@ class _XdistHooks:
 
     @staticmethod
     def pytest_configure_node(node) -> None:
+        leak = _session(node.config)
         # every worker records under the controller's run id (artifacts go to one folder)
-        node.workerinput["leak_run_id"] = _session(node.config).run_id
+        node.workerinput["leak_run_id"] = leak.run_id
+        # each case's verdict needs its baseline values: the controller checked the file once and
+        # hands the same values to every worker (a remote worker may not even have the file)
+        node.workerinput["leak_baseline_values"] = json.dumps(leak.baseline_values)
 
 
 def pytest_plugin_registered(plugin, manager) -> None:
@@ -118,9 +127,13 @@ class _ControllerHooks:
     def __init__(self, leak: LeakageSession):
         self.leak = leak
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml reads the report's properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.leak.is_worker:  # workers' reports reach the controller, which alone writes
-            self.leak.receive(report)
+        if self.leak.is_worker:  # workers' reports reach the controller, which alone writes
+            return
+        self.leak.receive(report)
+        if report.when == "teardown":  # a case's last report: the one junitxml writes out
+            junit.record_metrics(self.leak.config, report, self.leak.row_of(report))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.leak.is_worker:
@@ -164,27 +177,38 @@ def inpainter(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def leak_measure(request: pytest.FixtureRequest, inpainter, record_property):
+def leak_measure(request: pytest.FixtureRequest, inpainter):
     """Measure one case: record its row (always), then skip or fail the test if it must."""
     leak = _session(request.config)
+    # straight onto the item, not through record_property, which warns under JUnit's xunit2
+    # family: these are transport, replaced by one property per metric (harness.junit)
+    record = request.node.user_properties.append
 
     def measure(case) -> None:
         if not leak.fingerprint_sent:
-            record_property(FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str))
+            from harness.machine import device_info
+
+            record((FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str)))
+            record((MACHINE_KEY, json.dumps(device_info(inpainter.device))))
             leak.fingerprint_sent = True
         result = measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
                               paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
                               guidance_scale=leak.preset.guidance_scale)
-        if result.skip:
-            pytest.skip(result.skip)  # recorded as skipped, with the reason
+        if result.skip:  # recorded as skipped, with the reason
+            record((ROW_KEY, json.dumps(result.row, default=str)))
+            pytest.skip(result.skip)
         if result.output is not None and leak.artifacts_dir is not None:
             result.row["artifact"] = leak.save_artifacts(case, result.original, result.output)
-        if not result.problems:
+        if not result.problems:  # measured: judge it by the thresholds and the baseline
             over = check_thresholds(leak.gates.thresholds, result.row)
             if over:
                 result.row["flags"].append("threshold")
                 result.problems.extend(over)
-        record_property(ROW_KEY, json.dumps(result.row, default=str))
+            worse = leak.baseline_verdict(result.row)
+            if worse:
+                result.row["flags"].append("regression")
+                result.problems.append(worse)
+        record((ROW_KEY, json.dumps(result.row, default=str)))
         if result.problems:
             pytest.fail("; ".join(p if p.startswith(case.case_id) else f"{case.case_id}: {p}"
                                   for p in result.problems), pytrace=False)

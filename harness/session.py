@@ -1,32 +1,45 @@
 """The state of one pytest session of leakage cases, kept in ``config.stash``.
 
 On the controller (the process that runs ``pytest``, or the only one without xdist) it owns the
-run: it opens the store, receives every case's row through the test reports and writes it, and
-prints the summary. On an xdist worker it only knows the options and the run id it was handed.
+run: it checks the baseline before anything runs, opens the store, receives every case's row
+through the test reports and writes it, and prints the summary. On an xdist worker it only knows
+the options, the run id and the baseline's values it was handed.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shlex
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from harness import cases as cases_mod
-from harness.gate import BaselineError, BaselineGate, Threshold, baseline_path, parse_threshold_table, parse_tolerances
+from harness import run_summary
+from harness.gate import (
+    BaselineError,
+    BaselineGate,
+    Threshold,
+    baseline_path,
+    case_regressions,
+    parse_threshold_table,
+    parse_tolerances,
+)
+from harness.gate.describe import comparison_markdown
+from harness.machine import machine_info
 from harness.options import LeakageOptions
 from harness.store import Store, StoreError, new_run_id
 
-__all__ = ["LeakageSession", "Gates", "build_gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY"]
+__all__ = ["LeakageSession", "Gates", "build_gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY",
+           "TRANSPORT_KEYS"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
 ROW_KEY = "leakage_row"
 FINGERPRINT_KEY = "leakage_fingerprint"
+MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
+TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY)
 
 
 @dataclass
@@ -77,7 +90,7 @@ class LeakageSession:
     """Options, the sweep, and (on the controller) the run being recorded."""
 
     def __init__(self, config: pytest.Config, options: LeakageOptions, *, run_id: str | None = None,
-                 gates: Gates | None = None):
+                 gates: Gates | None = None, baseline_values: dict | None = None):
         self.config = config
         self.gates = gates or Gates()
         self.gate_lines: list[str] = []
@@ -96,9 +109,14 @@ class LeakageSession:
         self.rows: dict[tuple[str, str], dict] = {}
         self.fingerprint_sent = False  # worker side: fingerprint travels with the first row only
         self.fingerprint: dict | None = None
+        self.machine: dict = {}
+        # per case key, the baseline's values of the gated metrics: each case's verdict needs them
+        self.baseline_values: dict[str, dict] = baseline_values or {}
         self.started = False
         self.report_path: Path | None = None
         self.report_error: str | None = None
+        self.summary_path: Path | None = None
+        self.summary_error: str | None = None
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -133,6 +151,22 @@ class LeakageSession:
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
                 "scheduler": self.preset.scheduler}
 
+    # -- the baseline: checked on the controller before the sweep, used by every case ----------
+
+    def prepare_baseline(self) -> None:
+        """Load and check the baseline to compare with (controller, when pytest starts); raises
+        :class:`BaselineError` before any case runs or any run is recorded."""
+        gate = self.gates.baseline
+        if gate is not None and gate.prepare(self.preset.name, self.run_options()) is not None:
+            self.baseline_values = gate.case_values()
+
+    def baseline_verdict(self, row: dict) -> str | None:
+        """The case's regression against the baseline beyond tolerance, as one line, or ``None``."""
+        gate = self.gates.baseline
+        if not self.baseline_values or gate is None:
+            return None
+        return case_regressions(self.baseline_values, gate.tolerances, row, gate.compare_name)
+
     # -- controller: the run lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
@@ -145,6 +179,8 @@ class LeakageSession:
         except StoreError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.started = True
+        self.machine = machine_info(self.config.rootpath)
+        self.store.set_machine(self.run_id, self.machine)
 
     def receive(self, report: pytest.TestReport) -> None:
         """Turn a test report of a leakage case into its row in the store."""
@@ -155,6 +191,11 @@ class LeakageSession:
         if FINGERPRINT_KEY in props and self.fingerprint is None:
             self.fingerprint = json.loads(props[FINGERPRINT_KEY])
             self.store.set_fingerprint(self.run_id, self.fingerprint)
+        if MACHINE_KEY in props:
+            device = json.loads(props[MACHINE_KEY])
+            if device and any(self.machine.get(k) != v for k, v in device.items()):
+                self.machine.update(device)
+                self.store.set_machine(self.run_id, self.machine)
         case = json.loads(props[CASE_KEY])
         key = (case["experiment"], case["case_id"])
         status = _status(report)
@@ -166,6 +207,14 @@ class LeakageSession:
             row["message"] = _message(report)
         self.rows[key] = row
         self.store.add_result(self.run_id, row)
+
+    def row_of(self, report: pytest.TestReport) -> dict | None:
+        """The recorded row of the case a report belongs to (``None`` for other tests)."""
+        props = dict(report.user_properties)
+        if CASE_KEY not in props:
+            return None
+        case = json.loads(props[CASE_KEY])
+        return self.rows.get((case["experiment"], case["case_id"]))
 
     def finish(self, exitstatus: int) -> bool:
         """Close the run: baseline gate, report, final status. True when a gate failed."""
@@ -187,7 +236,22 @@ class LeakageSession:
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
         self.store.finish_run(self.run_id, status)
         report_ok = self._write_report(outcome)
-        return gate_failed or not report_ok
+        summary_ok = self._write_markdown(outcome)
+        return gate_failed or not report_ok or not summary_ok
+
+    def _write_markdown(self, outcome) -> bool:
+        """The Markdown summary for CI: ``--leak-summary-md PATH`` and ``$GITHUB_STEP_SUMMARY``."""
+        gate = comparison_markdown(outcome.comparison) if outcome and outcome.comparison else self.gate_lines
+        text = run_summary.markdown(run_summary.summarize(self.rows), run_id=self.run_id, store=self.store.path,
+                                    gate=gate, report=self.report_path)
+        try:
+            if self.options.summary_md:
+                self.summary_path = run_summary.write_markdown(self._rooted(self.options.summary_md), text)
+            run_summary.append_github_summary(text)
+        except OSError as exc:  # the rows are stored already: say so, lose nothing
+            self.summary_error = f"{exc.filename or ''}: {exc.strerror or exc}"
+            return False
+        return True
 
     def _write_report(self, outcome) -> bool:
         """Write the HTML report; False (and the reason kept for the summary) when it broke."""
@@ -196,10 +260,13 @@ class LeakageSession:
         from harness.report import build_report
 
         path = self._rooted(self.gates.report) if self.gates.report else self.store.path.with_suffix(".html")
-        failures = [d.as_dict() for d in outcome.comparison.regressions] if outcome and outcome.comparison else None
+        comparison = outcome.comparison if outcome else None
+        failures = [d.as_dict() for d in comparison.regressions] if comparison else None
+        aggregate = [v.as_dict() for v in comparison.aggregate] if comparison else None
         try:
             self.report_path = build_report(self.store.path, run_id=self.run_id, output=path,
-                                            baseline=outcome.baseline if outcome else None, gate_failures=failures)
+                                            baseline=outcome.baseline if outcome else None, gate_failures=failures,
+                                            aggregate=aggregate)
         except Exception as exc:  # noqa: BLE001 - the rows are stored already; fail loudly, lose nothing
             self.report_error = f"{type(exc).__name__}: {exc}"
             return False
@@ -210,35 +277,18 @@ class LeakageSession:
     def summary_lines(self) -> list[str]:
         if not self.started:
             return []
-        by_experiment: dict[str, list[dict]] = defaultdict(list)
-        for (experiment, _), row in sorted(self.rows.items()):
-            by_experiment[experiment].append(row)
-        lines = []
-        for experiment, rows in by_experiment.items():
-            counts = defaultdict(int)
-            for row in rows:
-                counts[row["status"]] += 1
-            measured = [r for r in rows if _finite(r.get("mse_outside"))]
-            timed = [r["seconds"] for r in rows if _finite(r.get("seconds"))]
-            text = f"{experiment:<9} {len(rows):>5} cases ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
-            if measured:
-                worst = max(measured, key=lambda r: r["mse_outside"])
-                mean = sum(r["mse_outside"] for r in measured) / len(measured)
-                text += f"  mse_outside mean {mean:.2f}, worst {worst['mse_outside']:.2f} ({worst['case_id']})"
-            if timed:
-                text += f"  {sum(timed) / len(timed):.3f} s/case"
-            lines.append(text)
+        lines = run_summary.terminal_lines(run_summary.summarize(self.rows))
         lines.append(f"store: {self.store.path}  run: {self.run_id}")
         lines.extend(self.gate_lines)
         if self.report_path:
             lines.append(f"report: {self.report_path}")
         if self.report_error:
             lines.append(f"report NOT written: {self.report_error}")
+        if self.summary_path:
+            lines.append(f"summary: {self.summary_path}")
+        if self.summary_error:
+            lines.append(f"summary NOT written: {self.summary_error}")
         return lines
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _status(report: pytest.TestReport) -> str | None:

@@ -68,6 +68,7 @@ RUN_SCHEMA: dict[str, str] = {
     "preset": "TEXT",
     "fingerprint": "TEXT",
     "options": "TEXT",
+    "machine": "TEXT",  # JSON: Python and library versions, CPU/GPU, the project's git commit
 }
 
 #: Columns that hold JSON (lists and dicts), decoded when read.
@@ -184,6 +185,10 @@ class Store:
         """Attach the pipeline's fingerprint to a run."""
         self._update_run(run_id, "fingerprint = ?", json.dumps(fingerprint, sort_keys=True, default=str))
 
+    def set_machine(self, run_id: str, machine: dict) -> None:
+        """Attach the machine and commit info (:func:`harness.machine.machine_info`) to a run."""
+        self._update_run(run_id, "machine = ?", json.dumps(machine, sort_keys=True, default=str))
+
     def finish_run(self, run_id: str, status: str) -> None:
         """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...)."""
         conn = self._connect(create=False)
@@ -232,11 +237,12 @@ class Store:
         return str(runs.run_id.iloc[-1])
 
     def run(self, run_id: str | None = None) -> dict:
-        """One run's record as a dict (latest by default); ``fingerprint`` and ``options`` decoded."""
+        """One run's record as a dict (latest by default); ``fingerprint``, ``options`` and
+        ``machine`` decoded."""
         run_id = self._resolve(run_id)
         runs = self.runs()
         record = runs[runs.run_id == run_id].iloc[0].to_dict()
-        for key in ("fingerprint", "options"):
+        for key in ("fingerprint", "options", "machine"):
             record[key] = json.loads(record[key]) if record[key] else {}
         return record
 

@@ -20,6 +20,7 @@ from harness.report import compare, data, figures, summary
 from harness.report.defects import defects_section
 from harness.report.excess import sources_section
 from harness.report.heatmaps import CMAP, PERCENTILE, build_heatmaps
+from harness.report.history import history_section
 from harness.report.mask_families import masks_section
 from harness.report.mitigation import mitigation_section
 from harness.report.spikes import SPIKE_MADS, find_spikes
@@ -41,6 +42,7 @@ SECTIONS = (
     ("edge", "Edge profile"),
     ("floor", "VAE floor"),
     ("timing", "Timing"),
+    ("history", "History"),
     ("cases", "All cases"),
 )
 
@@ -64,6 +66,7 @@ def _summary(frame: pd.DataFrame, record: dict) -> dict:
     pipeline, environment = summary.split_fingerprint(record.get("fingerprint"))
     statuses, counts = summary.status_counts(frame)
     return {"record": record, "pipeline": pipeline, "environment": environment,
+            "machine": summary.flat_items(record.get("machine")),
             "options": summary.flat_items(record.get("options")), "statuses": statuses, "counts": counts,
             "time": summary.time_summary(frame), "worst": summary.worst_cases(frame),
             "flagged": summary.flagged_cases(frame)}
@@ -113,7 +116,8 @@ def _timing(frame: pd.DataFrame) -> dict | None:
     return {"figure": figures.timing_figure(rows)} if not rows.empty else None
 
 
-def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failures: list[dict] | None) -> dict | None:
+def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failures: list[dict] | None,
+                aggregate: list[dict] | None) -> dict | None:
     if baseline is None:
         return None
     base_curves = compare.baseline_curves(baseline)
@@ -122,16 +126,22 @@ def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failur
               if curves is not None and base_curves is not None else None)
     rows = compare.delta_rows(frame, baseline, failures)
     return {"baseline": baseline, "figure": figure, "rows": rows, "failing": sum(r["failing"] for r in rows),
-            "fingerprint": compare.fingerprint_changes(baseline, record.get("fingerprint"))}
+            "fingerprint": compare.fingerprint_changes(baseline, record.get("fingerprint")),
+            "aggregate": compare.aggregate_rows(aggregate)}
 
 
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
-                  gate_failures: list[dict] | None = None) -> str:
-    """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`)."""
+                  gate_failures: list[dict] | None = None, aggregate: list[dict] | None = None,
+                  history: dict | None = None) -> str:
+    """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`).
+
+    ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
+    section of :func:`harness.report.history.history_section`.
+    """
     started = time.perf_counter()
     sections = {
         "summary": _summary(frame, record),
-        "comparison": _comparison(frame, record, baseline, gate_failures),
+        "comparison": _comparison(frame, record, baseline, gate_failures, aggregate),
         "strength": _strength(frame),
         "radius": _radius(frame),
         "masks": masks_section(frame),
@@ -142,6 +152,7 @@ def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baselin
         "edge": _edge(frame),
         "floor": _floor(frame),
         "timing": _timing(frame),
+        "history": history,
         "cases": {"columns": summary.CASE_COLUMNS, "rows": summary.case_rows(frame)} if len(frame) else None,
     }
     nav = [(key, title) for key, title in SECTIONS if sections[key] is not None]
@@ -159,7 +170,8 @@ def _harness_version() -> str:
 
 
 def build_report(store_path: str | Path, *, run_id: str | None = None, output: str | Path = "reports/leakage.html",
-                 baseline: dict | None = None, gate_failures: list[dict] | None = None) -> Path:
+                 baseline: dict | None = None, gate_failures: list[dict] | None = None,
+                 aggregate: list[dict] | None = None) -> Path:
     """Write the HTML report of one run (latest by default) of the store at ``store_path``.
 
     Raises :class:`~harness.store.StoreError` for a missing store or an unknown run, and
@@ -171,5 +183,6 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
     frame = store.frame(record["run_id"])
     if baseline is not None:
         compare.check_baseline(baseline)
-    html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures)
+    html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
+                         aggregate=aggregate, history=history_section(store, record["run_id"]))
     return write_atomic(output, html)

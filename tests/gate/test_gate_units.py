@@ -20,7 +20,7 @@ from harness.gate import (
     parse_tolerances,
     write_baseline,
 )
-from harness.gate.baseline import compare, fingerprint_diff
+from harness.gate.comparison import compare, fingerprint_diff
 from harness.store import Store
 
 ROW = {"experiment": "strength", "case_id": "coffee-s0.40-r0.80-seed0", "strength": 0.4, "mse_outside": 61.0}
@@ -190,14 +190,44 @@ def test_nothing_compared_is_a_failure_not_a_pass(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "is not valid JSON"),
     ('{"hello": 1}', "is not a leakage baseline"),
-    ('{"schema": 99, "cases": {}}', "has schema 99; this harness reads schema 1"),
+    ('{"schema": 99, "cases": {}}', "has schema 99; this harness reads schema 1 or 2"),
     ('{"schema": 1, "cases": {"a": 3}}', "case 'a' has no metrics table"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": NaN}}}}', "case 's/a' metric mse_outside is NaN"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mae_outside": null}}}}', "case 's/a' metric mae_outside is null"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": "1"}}}}', "mse_outside is '1', not a number"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": true}}}}', "mse_outside is True, not a number"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": Infinity}}}}', "mse_outside is inf"),
+    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": "inf"}}}}', "mse_outside is 'inf', not a number"),
 ])
 def test_corrupt_or_foreign_baselines_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "b.json"
     path.write_text(content)
     with pytest.raises(BaselineError, match=message):
         load_baseline(path)
+
+
+def test_an_unreadable_baseline_is_refused_clearly(tmp_path):
+    (tmp_path / "b.json").mkdir()
+    with pytest.raises(BaselineError, match=r"baseline .*b.json cannot be read: Is a directory"):
+        load_baseline(tmp_path / "b.json")
+
+
+def test_an_unchanged_psnr_may_be_infinite_and_schema_1_is_still_read(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text('{"schema": 1, "cases": {"s/a": {"seed": 0.0, "metrics": {"psnr_outside": "inf", "mse_outside": 0}}}}')
+    assert load_baseline(path)["cases"]["s/a"]["metrics"]["psnr_outside"] == "inf"
+
+
+def test_a_baseline_leaves_unmeasured_metrics_out_and_keeps_integer_seeds(tmp_path):
+    store, run_id = _store_with_run(tmp_path, {"a": 40.0})
+    store.add_result(run_id, {"experiment": "floor", "case_id": "coffee-r0.80", "status": "passed",
+                              "mse_outside": 5.0, "mse_inside": float("nan")})
+    doc = baseline_from_store(store, run_id, name="x")
+    assert doc["schema"] == 2 and doc["seeds"] == [0]
+    assert doc["cases"]["strength/a"]["seed"] == 0 and isinstance(doc["cases"]["strength/a"]["seed"], int)
+    assert doc["cases"]["floor/coffee-r0.80"]["seed"] is None
+    assert "mse_inside" not in doc["cases"]["floor/coffee-r0.80"]["metrics"]
+    load_baseline(write_baseline(doc, tmp_path / "x.json"))  # what the harness writes, it reads
 
 
 def test_baseline_paths(tmp_path):

@@ -98,6 +98,44 @@ def test_comparison_section_highlights_failures(smoke_store, tmp_path):
     assert "comparison" not in _sections(no_baseline)
 
 
+def test_comparison_section_shows_the_aggregate_groups(smoke_store, tmp_path):
+    baseline = {"schema": 2, "name": "v1", "preset": "smoke", "options": {}, "cases": {}}
+    aggregate = [{"experiment": "strength", "strength": 0.5, "metric": "mse_outside", "n": 6, "paired": 0,
+                  "change": 0.53, "low": 0.294, "high": 0.77, "relative": True, "limit": 0.1, "direction": "lower",
+                  "verdict": "worse"},
+                 {"experiment": "floor", "strength": None, "metric": "psnr_outside", "n": 3, "paired": 3,
+                  "change": -0.2, "low": -0.3, "high": -0.1, "relative": False, "limit": 0.5, "direction": "higher",
+                  "verdict": "within"}]
+    html = build_report(smoke_store, output=tmp_path / "r.html", baseline=baseline,
+                        aggregate=aggregate).read_text(encoding="utf-8")
+    table = html[html.index('<table id="aggregate"'):]
+    table = table[:table.index("</table>")]
+    assert ('<tr class="fail"><td>strength s=0.5</td><td>mse_outside</td><td class="n">6</td><td class="n">0</td>'
+            '<td class="n">+53.0%</td><td>[+29.4%, +77.0%]</td><td>+10%</td><td>worse</td></tr>') in table
+    assert "<td>floor</td><td>psnr_outside</td>" in table and "<td>[-0.3, -0.1]</td><td>-0.5</td>" in table
+
+
+def test_history_section_with_two_runs_of_the_same_series(store_of, make_row, tmp_path):
+    from harness.store import Store
+
+    path = store_of([make_row("a", s, mse=10.0 + s) for s in (0.2, 0.5)],
+                    fingerprint={"model": "tiny", "diffusers": "0.41.1"})
+    store = Store(path)
+    store.start_run("run-2", name="after", preset="smoke", options={"preset": "smoke"})
+    store.set_fingerprint("run-2", {"model": "tiny", "diffusers": "0.42.1"})
+    for s in (0.2, 0.5):
+        store.add_result("run-2", make_row("a", s, mse=20.0 + s))
+    store.finish_run("run-2", "passed")
+    html = build_report(path, output=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "history" in _sections(html) and 'href="#history"' in html
+    section = html[html.index('<section id="history">'):html.index('<section id="cases">')]
+    assert section.count("<img ") == 1
+    assert "<td>diffusers 0.41.1 -&gt; 0.42.1</td>" in section and "<td>first run</td>" in section
+    assert '<td class="n">20.35 [20.2, 20.5]</td>' in section
+    single = build_report(path, run_id="run-1", output=tmp_path / "one.html").read_text(encoding="utf-8")
+    assert "history" in _sections(single)  # the series is the same whichever of its runs is reported
+
+
 def test_build_report_errors(smoke_store, tmp_path):
     with pytest.raises(StoreError, match="no results store"):
         build_report(tmp_path / "missing.sqlite", output=tmp_path / "r.html")
