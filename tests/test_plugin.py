@@ -279,3 +279,22 @@ def test_study_resize_prepares_to_multiples_of_32(leak_project):
     # coffee 400x600 -> longest side 64 -> 42x64 -> floored to 32x64; radius 0.8 x 16 = 12.8 -> 12 px
     assert (row.height, row.width, row.radius_px) == (32, 64, 12.0)
     assert store.run()["options"]["resize"] == "study"
+
+
+def test_crop_on_a_pipeline_without_padding_mask_crop_is_skipped_and_recorded(leak_project):
+    leak_project.makepyfile(**{"benchmarks/test_mitigation": """
+        import pytest
+        pytestmark = pytest.mark.leakage("mitigation")
+
+        @pytest.fixture
+        def no_crop(inpainter, monkeypatch):
+            monkeypatch.setattr(inpainter, "accepts", lambda name: False)
+
+        def test_mitigation(leak_case, no_crop, leak_measure):
+            leak_measure(leak_case)
+    """})
+    result = leak_project.runpytest("benchmarks", "-k", "crop", *FAST)
+    result.assert_outcomes(skipped=2)
+    rows = _frame(leak_project)
+    assert list(rows.status) == ["skipped", "skipped"] and list(rows.mitigation_px) == [8, 8]
+    assert all(m == "StableDiffusionInpaintPipeline.__call__ takes no padding_mask_crop" for m in rows.message)
