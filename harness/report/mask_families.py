@@ -42,10 +42,14 @@ def family_figure(table: pd.DataFrame) -> str:
     """One panel per strength: MSE outside against mask area, a line with markers per family."""
     strengths = sorted(table.strength.unique())
     figure, axes = figures.grid(len(strengths), panel=(3.4, 2.6))
-    styles = figures.category_styles(_order(table["mask"].unique()))
+    families = _order(table["mask"].unique())
+    styles = figures.category_styles(families)
     for ax, strength in zip(axes, strengths):
-        for family, group in table[table.strength == strength].groupby("mask", sort=False):
-            group = group.sort_values("mask_area")
+        rows = table[table.strength == strength]
+        for family in families:  # the legend in the families' order
+            group = rows[rows["mask"] == family].sort_values("mask_area")
+            if group.empty:
+                continue
             ax.plot(group.mask_area, group.mse_outside, "-", linewidth=1.2, markersize=5, label=family,
                     **styles[family])
         ax.set_title(f"strength {strength:g}", fontsize=9)
