@@ -172,9 +172,18 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
         if unsupported:
             measurement.skip = f"{type(inpainter.pipe).__name__}.__call__ takes no {', '.join(unsupported)}"
             return measurement
-    timing = None
+    _run_checked(measurement, inpainter, case, mask, mitigation, settings)
+    if not measurement.problems:
+        _record_metrics(measurement, inpainter, case.image, mask, distance, settings)
+    return measurement
+
+
+def _run_checked(measurement: Measurement, inpainter, case: Case, mask: np.ndarray, mitigation: Mitigation | None,
+                 settings: Settings) -> None:
+    """The case's output and timing into ``measurement``; a non-finite or malformed output is a problem."""
+    row, timing = measurement.row, None
     try:
-        measurement.output, timing = _run(inpainter, case, image, mask, mitigation, settings)
+        measurement.output, timing = _run(inpainter, case, measurement.original, mask, mitigation, settings)
     except NonFiniteOutputError as exc:
         measurement.problems.append(str(exc))
         row["flags"].append("non_finite")
@@ -183,10 +192,7 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
         if timing is not None:
             row.update(seconds=timing.seconds, steps_run=timing.steps)
     if measurement.output is not None:
-        _check_output(measurement, image)
-    if not measurement.problems:
-        _record_metrics(measurement, inpainter, case.image, mask, distance, settings)
-    return measurement
+        _check_output(measurement, measurement.original)
 
 
 def _record_metrics(measurement: Measurement, inpainter, source: ImageSource, mask: np.ndarray,
