@@ -67,7 +67,7 @@ def test_a_corrupt_baseline_is_a_clear_failure_not_a_traceback(leak_project):
 def test_a_baseline_of_another_preset_is_refused(leak_project):
     (leak_project.path / "baselines").mkdir()
     (leak_project.path / "baselines" / "paper.json").write_text(
-        json.dumps({"schema": 1, "preset": "paper", "options": {}, "cases": {}}))
+        json.dumps({"schema": 1, "name": "paper", "preset": "paper", "options": {}, "cases": {}}))
     result = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "paper")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*FAILED: baseline *paper.json was recorded with preset 'paper', this run uses 'smoke'*"])
