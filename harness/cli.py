@@ -1,6 +1,9 @@
 """The ``leakage`` command: look at and export what runs recorded.
 
-Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store.
+Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store,
+read-only: it never changes the store file, whatever it finds there. Every foreseeable problem
+(no store, a foreign or damaged file, a folder that cannot be written) is one line on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     store = Store(args.store)
     frame = store.frame(args.run)
     out = Path(args.csv)
-    with atomic_path(out) as tmp:
-        frame.to_csv(tmp, index=False)
+    try:
+        with atomic_path(out) as tmp:
+            frame.to_csv(tmp, index=False)
+    except OSError as exc:
+        return _cannot_write(out, exc)
     print(f"wrote {len(frame)} rows of run {frame.run_id.iloc[0] if len(frame) else args.run} to {out}")
     return 0
 
@@ -54,10 +60,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         path = build_report(args.store, run_id=args.run, output=args.output)
     except OSError as exc:  # the output path is a folder, read-only, ...
-        print(f"leakage: cannot write the report to {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _cannot_write(Path(args.output), exc)
     print(path)
     return 0
+
+
+def _cannot_write(path: Path, exc: OSError) -> int:
+    print(f"leakage: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
