@@ -220,6 +220,12 @@ class LeakageSession:
         which the run's status in the store agrees with."""
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        try:
+            return self._finish(exitstatus)
+        finally:
+            self.store.close()  # the last connection to close removes SQLite's -wal and -shm files
+
+    def _finish(self, exitstatus: int) -> int:
         if self.store_error:
             if self.started:
                 self._close_run("failed", self.store_error)  # may fail too: the run then reads as died

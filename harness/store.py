@@ -132,6 +132,12 @@ class Store:
                 conn.close()
         self._conn = self._reader = None
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def _writer(self, *, create: bool = False) -> sqlite3.Connection:
         """The read-write connection, opened and set up on first use (a run writes thousands of
         rows: reopening per row cost more than the rows)."""
