@@ -232,7 +232,7 @@ class LeakageSession:
             return pytest.ExitCode.TESTS_FAILED
         if not self.started:
             return exitstatus
-        outcome = self._gate(exitstatus) if int(exitstatus) != 2 else None
+        outcome = self._gate() if int(exitstatus) != 2 else None
         if outcome is not None and outcome.failed and int(exitstatus) == 0:
             exitstatus = pytest.ExitCode.TESTS_FAILED
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
@@ -243,7 +243,7 @@ class LeakageSession:
             self._close_run("failed", f"report not written: {self.report_error}")
         return exitstatus
 
-    def _gate(self, exitstatus: int) -> GateOutcome:
+    def _gate(self) -> GateOutcome:
         """Save or compare the baseline; every problem becomes a FAILED line, never a traceback."""
         try:
             outcome = self.gates.baseline.run(self.store, self.run_id) if self.gates.baseline else GateOutcome()
@@ -291,9 +291,9 @@ class LeakageSession:
     # -- controller: the summary ----------------------------------------------------------------
 
     def summary_lines(self) -> list[str]:
-        lines = [f"images: ignored {p} (not an image format this harness reads)" for p in self.ignored_images]
         if not self.started and not self.store_error:
             return []
+        lines = [f"images: ignored {p} (not an image format this harness reads)" for p in self.ignored_images]
         lines += experiment_lines(self.rows)
         lines.append(f"store: {self.store.path}  run: {self.run_id}")
         if self.store_error:
