@@ -1,4 +1,5 @@
-"""The recording process's sign of life: a thread that refreshes its run's heartbeat.
+"""The recording process's sign of life: a thread that refreshes its run's heartbeat and moves
+the rows written so far from the write-ahead log into the ``.sqlite`` file.
 
 A case can take minutes (a large model on a CPU); the heartbeat comes from its own thread so a slow
 case never makes a live run look dead (torch and numpy release the GIL while they compute). See
@@ -43,6 +44,8 @@ class Heartbeat:
         try:
             while not self._stop.wait(self.interval):
                 store.beat(self.run_id)
+                # rows so far reach the .sqlite file: a copy of it alone lags by one beat at most
+                store.checkpoint()
         except StoreError as exc:
             self.error = str(exc)
         finally:
