@@ -25,6 +25,7 @@ __all__ = [
     "PRESETS",
     "EXPERIMENTS",
     "resolve_images",
+    "ignored_files",
     "build_cases",
     "skip_reason",
 ]
@@ -146,6 +147,12 @@ def resolve_images(specs: list[str] | tuple[str, ...]) -> list[ImageSource]:
     if dupes:
         raise ValueError(f"image names must be unique, these occur more than once: {', '.join(dupes)}")
     return sources
+
+
+def ignored_files(specs: list[str] | tuple[str, ...]) -> list[Path]:
+    """Files in the folders among ``specs`` that are not taken as images (to name, not drop silently)."""
+    return [path for spec in specs if spec not in images.bundled_names() and Path(spec).is_dir()
+            for path in images.ignored_in_folder(spec)]
 
 
 def _id_safe(stem: str) -> str:
