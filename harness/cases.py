@@ -30,6 +30,7 @@ __all__ = [
     "EXPERIMENTS",
     "resolve_images",
     "attach_user_masks",
+    "ignored_files",
     "build_cases",
     "skip_reason",
 ]
@@ -189,6 +190,12 @@ def resolve_images(specs: list[str] | tuple[str, ...]) -> list[ImageSource]:
     if dupes:
         raise ValueError(f"image names must be unique, these occur more than once: {', '.join(dupes)}")
     return sources
+
+
+def ignored_files(specs: list[str] | tuple[str, ...]) -> list[Path]:
+    """Files in the folders among ``specs`` that are not taken as images (to name, not drop silently)."""
+    return [path for spec in specs if spec not in images.bundled_names() and Path(spec).is_dir()
+            for path in images.ignored_in_folder(spec)]
 
 
 def _id_safe(stem: str) -> str:

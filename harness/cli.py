@@ -1,6 +1,9 @@
 """The ``leakage`` command: look at, compare and export what runs recorded.
 
-Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store.
+Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store,
+read-only: it never changes the store file, whatever it finds there. Every foreseeable problem
+(no store, a foreign or damaged file, a folder that cannot be written) is one line on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.json == "-":
         print(json.dumps(records(frame), indent=1, allow_nan=False))
         return 0
-    out = write_json(frame, args.json) if args.json else write_csv(frame, args.csv)
+    target = Path(args.json or args.csv)
+    try:
+        out = write_json(frame, target) if args.json else write_csv(frame, target)
+    except OSError as exc:
+        return _cannot_write(target, exc)
     print(f"wrote {len(frame)} rows of run {run_id} to {out}")
     return 0
 
@@ -70,10 +77,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         path = build_report(args.store, run_id=args.run, output=args.output)
     except OSError as exc:  # the output path is a folder, read-only, ...
-        print(f"leakage: cannot write the report to {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _cannot_write(Path(args.output), exc)
     print(path)
     return 0
+
+
+def _cannot_write(path: Path, exc: OSError) -> int:
+    print(f"leakage: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ __all__ = [
     "load_bundled",
     "load_image",
     "images_in_folder",
+    "ignored_in_folder",
     "prepare",
     "plan_preparation",
     "apply_preparation",
@@ -32,8 +33,10 @@ __all__ = [
     "IMAGE_SUFFIXES",
 ]
 
-#: File suffixes that :func:`images_in_folder` considers images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: File suffixes that :func:`images_in_folder` considers images: still-image formats PIL reads
+#: (of an animated GIF, WebP or APNG the first frame is used).
+IMAGE_SUFFIXES = (".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".dib", ".tif", ".tiff",
+                  ".gif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi")
 
 # name -> file inside skimage/data (all ship in the wheel; none needs pooch).
 _PHOTOS = {
@@ -94,7 +97,7 @@ def _skimage_data_dir() -> Path:
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as ``uint8`` RGB.
+    """Read an image file as ``uint8`` RGB (the first frame of an animated one).
 
     EXIF orientation is applied; grayscale, grayscale+alpha, RGBA, palette, CMYK and 16-bit
     images are converted (alpha is dropped, 16-bit is scaled to 8 bits).
@@ -111,10 +114,13 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"image file not found: {path}")
     try:
         with Image.open(path) as img:
+            img.seek(0)  # the first frame: PIL opens there, but say so
             img = ImageOps.exif_transpose(img)
             return _to_rgb_uint8(img)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:
         raise ValueError(f"{path} is not a readable image file ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails deep in a PIL plugin (struct.error, zlib.error, ...)
+        raise ValueError(f"{path} is not a readable image file ({type(exc).__name__}: {exc})") from exc
 
 
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
@@ -150,6 +156,13 @@ def images_in_folder(folder: str | os.PathLike) -> list[Path]:
     if not files:
         raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return files
+
+
+def ignored_in_folder(folder: str | os.PathLike) -> list[Path]:
+    """Files in ``folder`` that :func:`images_in_folder` leaves out (not an image suffix), sorted;
+    hidden files (``.DS_Store``) are not listed."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in IMAGE_SUFFIXES)
 
 
 #: How :func:`prepare` reaches a legal size: ``crop`` keeps the aspect ratio and centre-crops;

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Option", "OPTIONS", "LeakageOptions", "read_tool_config", "resolve_options"]
+__all__ = ["Option", "OPTIONS", "LeakageOptions", "MAX_SEED", "read_tool_config", "resolve_options", "seed_range"]
+
+#: The largest noise seed: torch's ``Generator.manual_seed`` takes values below 2**64, and the
+#: store keeps seeds in an SQLite INTEGER, which is signed 64-bit; 2**63 - 1 fits both.
+MAX_SEED = 2**63 - 1
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -27,7 +31,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
             number = int(str(value))
@@ -35,6 +39,8 @@ def _int_at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
         if number < low:
             raise argparse.ArgumentTypeError(f"{value!r} must be >= {low}")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"{value!r} must be <= {high} (2**63 - 1)")
         return number
 
     return parse
@@ -83,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("images", parse_names, None, "comma-separated bundled image names and/or folders of images (default: the preset's)", "LIST"),
     Option("max_side", _int_at_least(8), None, "longest image side in pixels (default: the preset's)", "PX"),
     Option("steps", _int_at_least(1), None, "denoising steps at strength 1 (default: the preset's)", "N"),
-    Option("seed", _int_at_least(0), 0, "noise seed of every case", "N"),
+    Option("seed", _int_at_least(0, MAX_SEED), 0, "noise seed of every case (0 to 2**63-1)", "N"),
     Option("seeds", _int_at_least(1), 1, "repeat every case over N seeds (seed, seed+1, ...)", "N"),
     Option("device", parse_device, "auto", "auto | cpu | cuda | cuda:N (xdist worker gwK takes cuda:K%%n)", "DEV"),
     Option("dtype", _choice("auto", "float32", "float16", "bfloat16"), "auto", "weights dtype: auto = float16 on CUDA, float32 on CPU", "DTYPE"),
@@ -181,3 +187,11 @@ def _parse_config_value(opt: Option, raw: Any, where: str) -> Any:
         return opt.parse(str(raw))
     except argparse.ArgumentTypeError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def seed_range(seed: int, count: int) -> list[int]:
+    """``seed, seed+1, ..., seed+count-1``; ``ValueError`` when the last passes :data:`MAX_SEED`."""
+    if seed + count - 1 > MAX_SEED:
+        raise ValueError(f"--leak-seed {seed} with --leak-seeds {count} goes past the largest seed {MAX_SEED} "
+                         "(2**63 - 1, what the store's INTEGER and torch's manual_seed both hold)")
+    return list(range(seed, seed + count))

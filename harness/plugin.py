@@ -16,7 +16,9 @@ from harness.cases import skip_reason
 from harness.measure import measure_case
 from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.session import CASE_KEY, FINGERPRINT_KEY, MACHINE_KEY, ROW_KEY, LeakageSession, build_gates
+from harness.gate.configure import build_gates
+from harness.session import CASE_KEY, FINGERPRINT_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
+from harness.store import StoreError
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
 MARKER = "leakage"
@@ -118,7 +120,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return  # nothing will be measured: no run to record
     if any(CASE_KEY in dict(item.user_properties) for item in session.items):
-        _session(session.config).start()
+        try:
+            _session(session.config).start()
+        except StoreError as exc:  # before any case runs: the store path is unusable
+            raise pytest.UsageError(f"leakage: {exc}") from None
 
 
 class _ControllerHooks:
@@ -126,6 +131,14 @@ class _ControllerHooks:
 
     def __init__(self, leak: LeakageSession):
         self.leak = leak
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.leak.pytest_session = session  # a failed store write stops it through its flags
+
+    @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; absent under -p no:xdist
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched) -> None:
+        # the worker running `crashitem` died; its report (made here, without our properties) follows
+        self.leak.note_crash(crashitem)
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml reads the report's properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -137,8 +150,7 @@ class _ControllerHooks:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.leak.is_worker:
-            if self.leak.finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            session.exitstatus = self.leak.finish(exitstatus)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # the last line of the session: where to look (after pytest's own summary line)

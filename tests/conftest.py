@@ -1,8 +1,13 @@
-"""Shared fixtures: a temporary project that holds this repo's benchmarks, for pytester runs."""
+"""Shared fixtures: a temporary project that holds this repo's benchmarks, for pytester runs, and
+a read-only folder that a command really cannot write."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,3 +37,42 @@ def leak_project(pytester: pytest.Pytester, _pipeline_modules_loaded) -> pytest.
                     ignore=shutil.ignore_patterns("__pycache__"))
     pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\n")
     return pytester
+
+
+class ReadOnlyFolder:
+    """A folder to fill, then :meth:`lock`, and :meth:`run` a Python command for which it is
+    read-only. Not as root, the lock is ``chmod`` (files 0444, folder 0555). As root (CI runs as
+    root) permissions do not bind, so the command runs in its own mount namespace where the
+    folder is bind-mounted read-only: a read-only filesystem, as on read-only media."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.as_root = os.geteuid() == 0
+        #: the OS error a write into the folder gets
+        self.refusal = "Read-only file system" if self.as_root else "Permission denied"
+
+    def lock(self) -> None:
+        for child in self.path.rglob("*"):
+            child.chmod(0o555 if child.is_dir() else 0o444)
+        self.path.chmod(0o555)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, *args]
+        if self.as_root:
+            if shutil.which("unshare") is None:
+                pytest.skip("running as root needs unshare(1) to make a read-only filesystem")
+            # cd after mounting: a working folder entered before would still be the writable one
+            mount_read_only = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && cd "$0" && exec "$@"'
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount_read_only,
+                       str(self.path), *command]
+        return subprocess.run(command, capture_output=True, text=True, cwd=self.path)
+
+
+@pytest.fixture
+def read_only_folder():
+    """A :class:`ReadOnlyFolder` in a temporary folder, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="leakage-ro-"))
+    yield ReadOnlyFolder(path)
+    for child in [path, *path.rglob("*")]:
+        child.chmod(0o755 if child.is_dir() else 0o644)
+    shutil.rmtree(path)

@@ -43,9 +43,13 @@ def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
     # strengths 0.0, 0.1 and 0.2 give int(4 x s) = 0 steps: reported as skipped, with the reason
     result.assert_outcomes(passed=8, skipped=3)
     result.stdout.fnmatch_lines(["*inpainting leakage*", "strength*11 cases (8 passed, 3 skipped)*", "store: *"])
-    report = leak_project.path / "reports" / "leakage.html"
-    assert result.outlines[-1] == f"leakage report: {report}" and report.stat().st_size > 0
+    # the session closed the store: the write-ahead log is in the .sqlite file, which is the whole store
+    assert not (leak_project.path / "reports" / "leakage.sqlite-wal").exists()
     store = Store(leak_project.path / "reports" / "leakage.sqlite")
+    # the run's own report, and the stable copy of the latest run's
+    report = leak_project.path / "reports" / f"leakage-{store.latest_run_id()}.html"
+    assert result.outlines[-1] == f"leakage report: {report}" and report.stat().st_size > 0
+    assert (leak_project.path / "reports" / "leakage.html").read_bytes() == report.read_bytes()
     frame = store.frame()
     assert len(frame) == 11 and frame.case_id.is_unique
     assert sorted(frame.status) == ["passed"] * 8 + ["skipped"] * 3

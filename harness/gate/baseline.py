@@ -112,8 +112,12 @@ def _plain(value):
 
 
 def write_baseline(document: dict, path: Path) -> Path:
-    """Write a baseline (or an ``.obtained`` file) as stable, diff-friendly JSON."""
-    return write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    """Write a baseline (or an ``.obtained`` file) as stable, diff-friendly JSON; a path that
+    cannot be written is a :class:`BaselineError` naming it (the old file, if any, is kept)."""
+    try:
+        return write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc
 
 
 def load_baseline(path: Path) -> dict:
@@ -144,6 +148,11 @@ def validate_baseline(document, source: str = "baseline") -> dict:
             f"baseline {source} has schema {document['schema']!r}; this harness reads schema "
             f"{' or '.join(map(str, READABLE_SCHEMAS))}: rewrite it with --leak-update-baseline"
         )
+    for key, expected in (("name", str), ("options", dict), ("fingerprint", (dict, type(None)))):
+        if not isinstance(document.get(key), expected):
+            wanted = {"name": "a string", "options": "a table", "fingerprint": "a table"}[key]
+            found = "it is missing" if key not in document else f"found {document[key]!r}"
+            raise BaselineError(f"baseline {source}: key {key!r} must be {wanted}, {found}")
     for key, case in document["cases"].items():
         if not isinstance(case, dict) or not isinstance(case.get("metrics"), dict):
             raise BaselineError(f"baseline {source}: case {key!r} has no metrics table")

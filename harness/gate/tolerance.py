@@ -79,8 +79,9 @@ def parse_tolerances(table) -> dict[str, Tolerance]:
             raise ValueError(f"{where} must be {{ rel = ..., abs = ..., direction = 'lower'|'higher' }} or false")
         direction = spec.get("direction", "higher" if metric in _HIGHER_IS_BETTER else "lower")
         for key in ("rel", "abs"):
-            if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], (int, float)) or spec[key] < 0):
-                raise ValueError(f"{where}: {key} must be a number >= 0, got {spec[key]!r}")
+            value = spec.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{where}: {key} must be a finite number >= 0, got {value!r}")
         if direction not in ("lower", "higher"):
             raise ValueError(f"{where}: direction must be 'lower' or 'higher', got {direction!r}")
         # a configured entry replaces the default whole: what is written is what applies

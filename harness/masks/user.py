@@ -39,10 +39,13 @@ def load_user_mask(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            img.seek(0)  # the first frame of an animated file, as for images
             img = ImageOps.exif_transpose(img)
             values = np.asarray(img.convert("RGB") if img.mode in ("P", "RGBA", "LA", "PA") else img)
-    except (FileNotFoundError, UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:
         raise MaskError(f"mask {path} is not a readable image ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails deep in a PIL plugin, as in load_image
+        raise MaskError(f"mask {path} is not a readable image ({type(exc).__name__}: {exc})") from exc
     if values.ndim == 3:
         if not (np.array_equal(values[..., 0], values[..., 1]) and np.array_equal(values[..., 0], values[..., 2])):
             raise MaskError(f"mask {path} is in colour: expected black (keep) and white (inpaint) only")

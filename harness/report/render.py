@@ -178,11 +178,12 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
     :class:`~harness.report.compare.BaselineError` for a baseline in another format.
     Returns the path written.
     """
-    store = Store(store_path)
-    record = store.run(run_id)
-    frame = store.frame(record["run_id"])
     if baseline is not None:
         compare.check_baseline(baseline)
+    with Store(store_path) as store:  # closed at once: a reader left open keeps SQLite's -wal file
+        record = store.run(run_id)
+        frame = store.frame(record["run_id"])
+        history = history_section(store, record["run_id"])
     html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
-                         aggregate=aggregate, history=history_section(store, record["run_id"]))
+                         aggregate=aggregate, history=history)
     return write_atomic(output, html)

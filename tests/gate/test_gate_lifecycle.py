@@ -131,7 +131,7 @@ def test_a_bad_baseline_stops_pytest_before_any_case_runs(leak_project, content,
         path.write_text(content)
     elif content is not None:
         content = dict(content)
-        document = {"schema": 2, "preset": "smoke", "options": {"steps": 4, "max_side": 64, "paste_back": False,
+        document = {"schema": 2, "name": "b", "preset": "smoke", "options": {"steps": 4, "max_side": 64, "paste_back": False,
                                                                 "guidance_scale": 0.0, "prompt": "", "scheduler": "PNDM"},
                     "cases": {"strength/coffee-s0.60-r0.80-seed0": {
                         "experiment": "strength", "case_id": "coffee-s0.60-r0.80-seed0", "seed": 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 
 import pytest
 
@@ -113,6 +114,14 @@ def test_tolerance_config_overrides_and_errors():
             parse_tolerances(table)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-nan"])
+def test_tolerances_that_are_not_finite_are_refused(value):
+    # TOML has nan and inf literals; a nan limit would make every comparison pass
+    table = tomllib.loads(f"mse_outside = {{ rel = {value} }}")
+    with pytest.raises(ValueError, match=r"^\[tool.leakage.tolerances\] mse_outside: rel must be a finite number >= 0, got"):
+        parse_tolerances(table)
+
+
 # -- baseline files ---------------------------------------------------------------------------
 
 
@@ -191,13 +200,13 @@ def test_nothing_compared_is_a_failure_not_a_pass(tmp_path):
     ("{not json", "is not valid JSON"),
     ('{"hello": 1}', "is not a leakage baseline"),
     ('{"schema": 99, "cases": {}}', "has schema 99; this harness reads schema 1 or 2"),
-    ('{"schema": 1, "cases": {"a": 3}}', "case 'a' has no metrics table"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": NaN}}}}', "case 's/a' metric mse_outside is NaN"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mae_outside": null}}}}', "case 's/a' metric mae_outside is null"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": "1"}}}}', "mse_outside is '1', not a number"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": true}}}}', "mse_outside is True, not a number"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": Infinity}}}}', "mse_outside is inf"),
-    ('{"schema": 2, "cases": {"s/a": {"metrics": {"mse_outside": "inf"}}}}', "mse_outside is 'inf', not a number"),
+    ('{"schema": 1, "name": "b", "options": {}, "cases": {"a": 3}}', "case 'a' has no metrics table"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": NaN}}}}', "case 's/a' metric mse_outside is NaN"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mae_outside": null}}}}', "case 's/a' metric mae_outside is null"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": "1"}}}}', "mse_outside is '1', not a number"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": true}}}}', "mse_outside is True, not a number"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": Infinity}}}}', "mse_outside is inf"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": "inf"}}}}', "mse_outside is 'inf', not a number"),
 ])
 def test_corrupt_or_foreign_baselines_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "b.json"
@@ -214,7 +223,7 @@ def test_an_unreadable_baseline_is_refused_clearly(tmp_path):
 
 def test_an_unchanged_psnr_may_be_infinite_and_schema_1_is_still_read(tmp_path):
     path = tmp_path / "b.json"
-    path.write_text('{"schema": 1, "cases": {"s/a": {"seed": 0.0, "metrics": {"psnr_outside": "inf", "mse_outside": 0}}}}')
+    path.write_text('{"schema": 1, "name": "b", "options": {}, "cases": {"s/a": {"seed": 0.0, "metrics": {"psnr_outside": "inf", "mse_outside": 0}}}}')
     assert load_baseline(path)["cases"]["s/a"]["metrics"]["psnr_outside"] == "inf"
 
 
@@ -228,6 +237,44 @@ def test_a_baseline_leaves_unmeasured_metrics_out_and_keeps_integer_seeds(tmp_pa
     assert doc["cases"]["floor/coffee-r0.80"]["seed"] is None
     assert "mse_inside" not in doc["cases"]["floor/coffee-r0.80"]["metrics"]
     load_baseline(write_baseline(doc, tmp_path / "x.json"))  # what the harness writes, it reads
+
+
+_GOOD = {"schema": 1, "name": "b", "preset": "smoke", "options": {}, "fingerprint": {},
+         "cases": {"strength/x": {"metrics": {"mse_outside": 1.5, "psnr_outside": "inf"}}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"cases": {"strength/x": {"metrics": {"mse_outside": "abc"}}}},
+     "case 'strength/x' metric mse_outside is 'abc', not a number; every metric value must be a finite number"),
+    ({"cases": {"strength/x": {"metrics": {"changed_frac": True}}}},
+     "case 'strength/x' metric changed_frac is True, not a number; every metric value must be a finite number"),
+    ({"options": None}, "key 'options' must be a table, found None"),
+    ({"fingerprint": "abc"}, "key 'fingerprint' must be a table, found 'abc'"),
+    ({"name": None}, "key 'name' must be a string, found None"),
+])
+def test_baseline_values_of_the_wrong_type_are_refused_naming_file_case_and_key(tmp_path, change, message):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_GOOD))
+    assert load_baseline(path) == _GOOD  # the unchanged document is accepted
+    path.write_text(json.dumps({**_GOOD, **change}))
+    with pytest.raises(BaselineError) as info:
+        load_baseline(path)
+    assert str(info.value) == f"baseline {path}: {message}"
+
+
+def test_a_baseline_without_a_name_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({k: v for k, v in _GOOD.items() if k != "name"}))
+    with pytest.raises(BaselineError, match=r"b.json: key 'name' must be a string, it is missing$"):
+        load_baseline(path)
+
+
+def test_writing_a_baseline_where_no_file_can_be_is_a_baseline_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(BaselineError, match=r"cannot write baseline .*file/x.json: Not a directory"):
+        write_baseline(_GOOD, blocker / "x.json")
+    assert blocker.read_text() == "not a folder"
 
 
 def test_baseline_paths(tmp_path):
