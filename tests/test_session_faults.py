@@ -88,7 +88,8 @@ def test_radius(leak_case, fragile, leak_measure):
 def test_a_case_whose_worker_is_killed_keeps_an_error_row(leak_project, earlier):
     _write_module(leak_project, "test_strength", _KILL_IN_CALL)
     _write_module(leak_project, "test_radius", _KILL_IN_SETUP)
-    result = leak_project.runpytest_subprocess("benchmarks", "-k", "s0.50 or s0.60", "-n", "2", *FAST)
+    result = leak_project.runpytest_subprocess("benchmarks", "-k", "(strength or radius) and (s0.50 or s0.60)", "-n", "2",
+                                               *FAST)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=5, failed=2)
     result.stdout.fnmatch_lines(["radius*5 cases (1 error, 4 passed)*", "strength*2 cases (1 error, 1 passed)*"])
@@ -235,7 +236,7 @@ def test_a_file_that_cannot_be_written_is_refused_before_any_case_runs(leak_proj
 def test_a_run_whose_pipeline_failed_to_load_still_gets_its_report(leak_project, earlier, capsys):
     from harness.cli import main
 
-    result = leak_project.runpytest("benchmarks", "-k", "floor or s1.00", *FAST,
+    result = leak_project.runpytest("benchmarks", "-k", "floor or (strength and s1.00)", *FAST,
                                     "--leak-pipeline", str(leak_project.path / "nope"))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(errors=2)
