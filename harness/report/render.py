@@ -59,6 +59,7 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = summary.format_number
     env.filters["pct"] = lambda v: "–" if v is None or not math.isfinite(v) else f"{100 * v:+.1f}%"
     env.filters["pretty_json"] = summary.pretty_json
+    env.filters["collapsed"] = summary.collapsed_label
     return env
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "case_rows",
     "format_number",
     "pretty_json",
+    "collapsed_label",
 ]
 
 #: Statuses in display order; any other status a row carries is appended.
@@ -93,6 +94,20 @@ def pretty_json(text: str) -> str:
     except (TypeError, ValueError):
         return text
     return json.dumps(value, indent=1, sort_keys=True) if isinstance(value, (dict, list)) else text
+
+
+def collapsed_label(text: str) -> str:
+    """What a collapsed long value shows before it is opened: ``15 keys`` for a JSON object,
+    ``4 items`` for an array, else the text's start (words are not cut in a narrow card)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, dict):
+        return f"{len(value)} keys"
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    return text[:40].rsplit(" ", 1)[0] + " …"
 
 
 def flat_items(mapping: dict | None) -> list[tuple[str, str]]:

@@ -128,6 +128,8 @@ def test_seed_spread(store_of, make_row):
 def test_long_values_are_pretty_and_text_columns_show_nothing_for_missing(store_of, make_row):
     assert summary.pretty_json('{"b": 1, "a": [1, 2]}') == '{\n "a": [\n  1,\n  2\n ],\n "b": 1\n}'
     assert summary.pretty_json("plain words") == "plain words"
+    assert summary.collapsed_label('{"a": 1, "b": 2}') == "2 keys" and summary.collapsed_label("[1, 2, 3]") == "3 items"
+    assert summary.collapsed_label("a long sentence " * 8) == "a long sentence a long sentence a long …"
     frame = _frame(store_of, [make_row("a", 0.5, mse=3.0)])
     cells = dict(zip([c.key for c in summary.CASE_COLUMNS], summary.case_rows(frame)[0]))
     assert cells["mitigation"] is None and cells["mask"] is None and cells["mse_outside"] == 3.0
