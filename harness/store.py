@@ -59,6 +59,7 @@ RUN_SCHEMA: dict[str, str] = {
     "fingerprint": "TEXT",
     "options": "TEXT",
     "machine": "TEXT",  # JSON: Python and library versions, CPU/GPU, the project's git commit
+    "message": "TEXT",  # why a run failed as a whole (e.g. its pipeline could not be loaded)
 }
 
 #: Columns that hold JSON (lists and dicts), decoded when read.
@@ -179,11 +180,13 @@ class Store:
         """Attach the machine and commit info (:func:`harness.machine.machine_info`) to a run."""
         self._update_run(run_id, "machine = ?", json.dumps(machine, sort_keys=True, default=str))
 
-    def finish_run(self, run_id: str, status: str) -> None:
-        """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...)."""
+    def finish_run(self, run_id: str, status: str, message: str | None = None) -> None:
+        """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...) and,
+        for a run that failed as a whole, the ``message`` saying why."""
         conn = self._connect(create=False)
         with conn:
-            conn.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?", (_now(), status, run_id))
+            conn.execute("UPDATE runs SET finished = ?, status = ?, message = ? WHERE run_id = ?",
+                         (_now(), status, message, run_id))
 
     def _update_run(self, run_id: str, assignment: str, value) -> None:
         conn = self._connect(create=False)
@@ -232,8 +235,8 @@ class Store:
         run_id = self._resolve(run_id)
         runs = self.runs()
         record = runs[runs.run_id == run_id].iloc[0].to_dict()
-        for key in ("fingerprint", "options", "machine"):
-            record[key] = json.loads(record[key]) if record[key] else {}
+        for key in ("fingerprint", "options", "machine"):  # NULL (e.g. a pipeline never loaded) reads as NaN
+            record[key] = json.loads(record[key]) if isinstance(record[key], str) and record[key] else {}
         return record
 
     def _resolve(self, run_id: str | None) -> str:
