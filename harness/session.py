@@ -29,17 +29,20 @@ from harness.gate import (
 from harness.gate.describe import comparison_markdown
 from harness.machine import machine_info
 from harness.options import LeakageOptions
+from harness.pipelines.errors import PipelineLoadError
+from harness.preflight import Preflight
 from harness.store import Store, StoreError, new_run_id
 
 __all__ = ["LeakageSession", "Gates", "build_gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY",
-           "TRANSPORT_KEYS"]
+           "TRANSPORT_KEYS", "LOAD_ERROR_KEY"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
 ROW_KEY = "leakage_row"
 FINGERPRINT_KEY = "leakage_fingerprint"
+LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
 MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
-TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY)
+TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY)
 
 
 @dataclass
@@ -114,6 +117,9 @@ class LeakageSession:
         self.report_error: str | None = None
         self.summary_path: Path | None = None
         self.summary_error: str | None = None
+        origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
+        self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
+        self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -146,7 +152,21 @@ class LeakageSession:
         return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side,
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
-                "scheduler": self.preset.scheduler}
+                "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used()}
+
+    def check_pipeline(self) -> None:
+        """Resolve the pipeline without weights at the start of the session.
+
+        On the controller a problem is a usage error now, before any case runs; an xdist
+        worker keeps it for its ``inpainter`` fixture to report (a worker cannot stop the run
+        from its start).
+        """
+        try:
+            self.pipeline.check()
+        except (PipelineLoadError, ValueError) as exc:
+            if not self.is_worker:
+                raise pytest.UsageError(f"leakage: {exc}") from None
+            self.pipeline.error = str(exc)
 
     # -- the baseline: checked on the controller before the sweep, used by every case ----------
 
@@ -193,6 +213,8 @@ class LeakageSession:
             if device and any(self.machine.get(k) != v for k, v in device.items()):
                 self.machine.update(device)
                 self.store.set_machine(self.run_id, self.machine)
+        if LOAD_ERROR_KEY in props:
+            self._note_load_error(report, props[LOAD_ERROR_KEY])
         case = json.loads(props[CASE_KEY])
         key = (case["experiment"], case["case_id"])
         status = _status(report)
@@ -213,6 +235,15 @@ class LeakageSession:
         case = json.loads(props[CASE_KEY])
         return self.rows.get((case["experiment"], case["case_id"]))
 
+    def _note_load_error(self, report: pytest.TestReport, message: str) -> None:
+        """Keep the first load failure; show a later one (another xdist worker's) as a skip."""
+        if self.load_error is None:
+            self.load_error = message
+            return
+        report.outcome = "skipped"
+        reason = "not run: the pipeline failed to load (reported once, above)"
+        report.longrepr = (report.location[0], report.location[1] or 0, f"Skipped: {reason}")
+
     def finish(self, exitstatus: int) -> bool:
         """Close the run: baseline gate, report, final status. True when a gate failed."""
         if not self.started:
@@ -228,10 +259,10 @@ class LeakageSession:
             else:
                 self.gate_lines.extend(outcome.lines)
                 gate_failed = outcome.failed
-        if gate_failed and int(exitstatus) == 0:
-            exitstatus = 1
+        if (gate_failed or self.load_error) and int(exitstatus) in (0, 2):
+            exitstatus = 1  # a pipeline that failed to load stops xdist workers: not an interruption
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
-        self.store.finish_run(self.run_id, status)
+        self.store.finish_run(self.run_id, status, self.load_error)
         report_ok = self._write_report(outcome)
         summary_ok = self._write_markdown(outcome)
         return gate_failed or not report_ok or not summary_ok
@@ -275,6 +306,8 @@ class LeakageSession:
         if not self.started:
             return []
         lines = run_summary.terminal_lines(run_summary.summarize(self.rows))
+        if self.load_error:
+            lines.append("pipeline not loaded: the session stopped after its first case")
         lines.append(f"store: {self.store.path}  run: {self.run_id}")
         lines.extend(self.gate_lines)
         if self.report_path:
