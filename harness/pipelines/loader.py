@@ -159,11 +159,16 @@ def _from_folder(spec: PipelineSpec, dtype: str) -> Any:
     import inspect
 
     import torch
+    from diffusers.utils import is_accelerate_available
     from safetensors import SafetensorError
 
     cls = spec.pipeline_type()
     accepted = inspect.signature(cls.__init__).parameters
     options = {name: value for name, value in _LOAD_OPTIONS.items() if name in accepted}
+    if not is_accelerate_available():
+        # what from_pretrained falls back to without accelerate anyway; asked for, it does not
+        # warn about it on every load (and in every failed case's captured output)
+        options["low_cpu_mem_usage"] = False
     folder = spec.source.folder
     try:
         with _quiet_loading():
