@@ -60,7 +60,7 @@ def measure_case(inpainter, case: Case, *, max_side: int, paste_back: bool = Fal
     frame) do not raise: they are flagged in the row and listed in ``problems``, so the row is
     recorded before the case fails.
     """
-    image = prepared_image(case.image, max_side, inpainter.vae_scale_factor)
+    image = prepared_image(case.image, max_side, inpainter.size_multiple)
     height, width = image.shape[:2]
     mask, distance = _mask_and_distance(height, width, case.radius)
     row = {**case.as_dict(), "height": height, "width": width, "flags": []}

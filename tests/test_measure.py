@@ -16,7 +16,7 @@ CASE = Case("strength", ImageSource("coffee"), radius=0.5, strength=0.5, seed=0,
 class StandIn:
     """An inpainter whose output is a function of the input; records how it was called."""
 
-    vae_scale_factor = 8
+    size_multiple = 8
 
     def __init__(self, transform):
         self.transform = transform
