@@ -14,13 +14,13 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from harness import images
 from harness.masks import MASK_FAMILIES, load_user_mask, pair_user_masks
 from harness.mitigations import MITIGATIONS
-from harness.pipelines.steps import steps_run
 
 __all__ = [
     "Case",
@@ -33,6 +33,7 @@ __all__ = [
     "ignored_files",
     "build_cases",
     "skip_reason",
+    "StepRule",
 ]
 
 #: The experiments, each a module ``benchmarks/test_<name>.py``.
@@ -112,7 +113,7 @@ class Preset:
     radii: tuple[float, ...]  # the radius sweep ...
     radius_strengths: tuple[float, ...]  # ... at each of these strengths
     floor_radius: float  # radius of the mask the VAE floor is measured outside of
-    scheduler: str = "PNDM"
+    scheduler: str = "model"  # the folder's own, or a diffusers scheduler class name (--leak-scheduler wins)
     guidance_scale: float = 0.0
     prompt: str = ""
     resize: str = "crop"  # how images reach legal sizes (harness.images.RESIZE_MODES)
@@ -161,6 +162,7 @@ PRESETS: dict[str, Preset] = {
         mask_strengths=(0.5, 0.9),
         feather_px=8,
         crop_padding_px=32,
+        scheduler="PNDMScheduler",  # the study ran SD 1.x with PNDM
     ),
 }
 
@@ -203,14 +205,25 @@ def _id_safe(stem: str) -> str:
     return re.sub(r"[\s\[\]:/\\]+", "_", stem) or "image"
 
 
-def skip_reason(case: Case) -> str | None:
-    """Why a case cannot run (its strength gives no denoising step), else ``None``."""
-    if case.strength is None or steps_run(case.steps, case.strength) > 0:
+class StepRule(Protocol):
+    """The pipeline's own step rule (a :class:`harness.pipelines.PipelineSpec`): whether it
+    refuses a strength, and where the rule comes from."""
+
+    def refuses(self, steps: int, strength: float) -> bool: ...
+
+    def rule(self) -> str: ...
+
+
+def skip_reason(case: Case, pipeline: StepRule) -> str | None:
+    """Why a case cannot run (the pipeline leaves no denoising step at its strength), else ``None``.
+
+    The count is the pipeline's own (its ``get_timesteps`` on its scheduler), not a formula kept
+    here: SD keeps ``int(n x s)`` steps, the flow-matching pipelines ``n - int(n - n x s)``.
+    """
+    if case.strength is None or not pipeline.refuses(case.steps, case.strength):
         return None
-    return (
-        f"strength {case.strength:g} with {case.steps} steps gives int({case.steps} x {case.strength:g}) = 0 "
-        "denoising steps: nothing would be inpainted"
-    )
+    return (f"strength {case.strength:g} with {case.steps} steps leaves 0 denoising steps in {pipeline.rule()}: "
+            "nothing would be inpainted")
 
 
 def attach_user_masks(sources: list[ImageSource], folder: str) -> list[ImageSource]:

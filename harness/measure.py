@@ -102,7 +102,7 @@ def _mask_key(case: Case) -> Case:
 @functools.lru_cache(maxsize=32)
 def _roundtrip(inpainter, source: ImageSource, max_side: int, resize: str):
     """The image's VAE round trip and its timing, once per image and size per process."""
-    output = inpainter.vae_roundtrip(prepared_image(source, max_side, inpainter.vae_scale_factor, resize))
+    output = inpainter.vae_roundtrip(prepared_image(source, max_side, inpainter.size_multiple, resize))
     output.setflags(write=False)
     return output, inpainter.last_timing
 
@@ -110,8 +110,8 @@ def _roundtrip(inpainter, source: ImageSource, max_side: int, resize: str):
 @functools.lru_cache(maxsize=8)
 def _plain_call(inpainter, case: Case, settings: Settings):
     """The unmitigated pipeline call of ``case`` and its timing (mitigations that only post-process share it)."""
-    image = prepared_image(case.image, settings.max_side, inpainter.vae_scale_factor, settings.resize)
-    mask = _mask(_mask_key(case), settings.max_side, inpainter.vae_scale_factor, settings.resize)[0]
+    image = prepared_image(case.image, settings.max_side, inpainter.size_multiple, settings.resize)
+    mask = _mask(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)[0]
     output = inpainter.inpaint(image, mask, **_call_arguments(case, settings))
     output.setflags(write=False)
     return output, inpainter.last_timing
@@ -155,11 +155,11 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
     not support sets ``skip``.
     """
     settings = Settings(max_side, resize, paste_back, prompt, guidance_scale)
-    image = prepared_image(case.image, max_side, inpainter.vae_scale_factor, resize)
+    image = prepared_image(case.image, max_side, inpainter.size_multiple, resize)
     row = {**case.as_dict(), "height": image.shape[0], "width": image.shape[1], "flags": []}
     measurement = Measurement(row, image)
     try:
-        mask, distance, radius_px = _mask(_mask_key(case), max_side, inpainter.vae_scale_factor, resize)
+        mask, distance, radius_px = _mask(_mask_key(case), max_side, inpainter.size_multiple, resize)
     except ValueError as exc:  # MaskError included: the message names the mask and the problem
         measurement.problems.append(str(exc))
         row["flags"].append("bad_mask")

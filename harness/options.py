@@ -61,6 +61,22 @@ def parse_names(value: str) -> list[str]:
     return items
 
 
+def parse_pipeline_class(value: str) -> str:
+    """A diffusers inpainting class a family adapter drives (the registry's names)."""
+    from harness.pipelines.families import FAMILIES, refusal
+
+    if value not in FAMILIES:
+        raise argparse.ArgumentTypeError(refusal(str(value)))
+    return value
+
+
+def parse_scheduler(value: str) -> str:
+    """``model`` or a class name; whether diffusers has it and it fits the model is checked at start."""
+    if not str(value).isidentifier():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a scheduler class name; use model or e.g. PNDMScheduler")
+    return str(value)
+
+
 def parse_text(value: str) -> str:
     if not str(value).strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -85,6 +101,10 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("pipeline", parse_text, "tiny", "pipeline to measure: tiny | tiny-9ch | a diffusers folder | a hub id", "REF"),
+    Option("pipeline_class", parse_pipeline_class, None, "load the pipeline with this diffusers class (e.g. "
+           "FluxFillPipeline, StableDiffusionInpaintPipelineLegacy) instead of the one it names", "NAME"),
+    Option("scheduler", parse_scheduler, None, "model (the scheduler the pipeline ships) or a diffusers scheduler "
+           "class that fits it (default: the preset's: model for smoke, PNDMScheduler for paper)", "NAME"),
     Option("preset", _choice("smoke", "paper"), "smoke", "sweep design: smoke (fast) | paper (the 2023 study)", "NAME"),
     Option("images", parse_names, None, "comma-separated bundled image names and/or folders of images (default: the preset's)", "LIST"),
     Option("max_side", _int_at_least(8), None, "longest image side in pixels (default: the preset's)", "PX"),
@@ -113,6 +133,8 @@ class LeakageOptions:
     """Resolved option values (see :data:`OPTIONS`)."""
 
     pipeline: str
+    pipeline_class: str | None
+    scheduler: str | None
     preset: str
     images: list[str] | None
     max_side: int | None

@@ -12,12 +12,11 @@ import json
 import pytest
 
 from harness import junit
-from harness.cases import skip_reason
 from harness.measure import measure_case
 from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
 from harness.gate.configure import build_gates
-from harness.session import CASE_KEY, FINGERPRINT_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
+from harness.session import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
 from harness.store import StoreError
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
@@ -66,6 +65,9 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id = worker.get("leak_run_id") if worker else None
         values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
         leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
+        # the pipeline resolved without weights, before xdist starts workers and before the baseline
+        # check (which compares the scheduler that will run): on the controller a problem stops here
+        leak.check_pipeline()
         if worker is None:
             leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
     except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
@@ -102,9 +104,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
+    leak = _session(metafunc.config)
     params = []
-    for case in _session(metafunc.config).cases(marker.args[0]):
-        reason = skip_reason(case)  # reported as skipped (and recorded), never silently dropped
+    for case in leak.cases(marker.args[0]):
+        # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
+        reason = leak.pipeline.skip_reason(case)
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(case, id=case.case_id, marks=marks))
     metafunc.parametrize("leak_case", params)
@@ -114,6 +118,22 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "leak_case" in callspec.params:
         item.user_properties.append((CASE_KEY, json.dumps(callspec.params["leak_case"].as_dict())))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    leak = _session(config)
+    if leak.pipeline.error and not leak.is_worker:
+        raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    # the case whose set-up failed to load the pipeline carries the reason to the controller
+    error = _session(item.config).pipeline.load_error
+    if error and report.when == "setup" and report.failed:
+        report.user_properties = [*report.user_properties, (LOAD_ERROR_KEY, error)]
+    return report
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -140,7 +160,9 @@ class _ControllerHooks:
         # the worker running `crashitem` died; its report (made here, without our properties) follows
         self.leak.note_crash(crashitem)
 
-    @pytest.hookimpl(tryfirst=True)  # before junitxml reads the report's properties
+    # first: before junitxml reads the report's properties, and before the terminal shows it
+    # (receive() turns a load failure repeated by another xdist worker into a skip)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.leak.is_worker:  # workers' reports reach the controller, which alone writes
             return
@@ -168,24 +190,32 @@ class _ControllerHooks:
 
 @pytest.fixture(scope="session")
 def inpainter(request: pytest.FixtureRequest):
-    """The pipeline under test, loaded once per process (per xdist worker)."""
+    """The pipeline under test, loaded once per process (per xdist worker).
+
+    A pipeline that cannot be loaded fails the first case with the reason and stops the
+    session, instead of failing every case with the same error.
+    """
     from harness.devices import worker_device
     from harness.pipelines import PipelineLoadError, load_inpainter
 
     leak = _session(request.config)
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     try:
+        if leak.pipeline.error:
+            raise PipelineLoadError(leak.pipeline.error)
         device = worker_device(leak.options.device, worker)
         import torch
 
         # the same count in every process: CPU results follow it, and N workers x all cores
         # oversubscribe the CPU (seen: 275 s instead of 12 s for the smoke sweep with -n 2)
         torch.set_num_threads(leak.options.threads)
-        inpainter = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
-        inpainter.use_scheduler(leak.preset.scheduler)  # the preset's, whatever the model shipped with
-        return inpainter
+        return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
+                              pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
     except (PipelineLoadError, ValueError) as exc:
-        pytest.fail(f"cannot load pipeline {leak.options.pipeline!r}: {exc}", pytrace=False)
+        message = f"cannot load pipeline {leak.options.pipeline!r}: {exc}"
+    leak.pipeline.load_error = message
+    request.session.shouldfail = f"leakage: {message}"
+    pytest.fail(message, pytrace=False)  # outside the except: the message alone, no exception chain
 
 
 @pytest.fixture

@@ -23,16 +23,20 @@ from harness.heartbeat import Heartbeat
 from harness.machine import machine_info
 from harness.options import LeakageOptions, seed_range
 from harness.outcomes import CRASHED, case_from_nodeid, failure_message, phase_status
+from harness.pipelines.errors import PipelineLoadError
+from harness.preflight import Preflight
 from harness.store import Store, StoreError, new_run_id
 
-__all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "TRANSPORT_KEYS"]
+__all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "LOAD_ERROR_KEY",
+           "TRANSPORT_KEYS"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
 ROW_KEY = "leakage_row"
 FINGERPRINT_KEY = "leakage_fingerprint"
+LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
 MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
-TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY)
+TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY)
 
 
 class LeakageSession:
@@ -74,6 +78,9 @@ class LeakageSession:
         self.report_error: str | None = None
         self.summary_path: Path | None = None
         self.summary_error: str | None = None
+        origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
+        self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
+        self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -106,7 +113,21 @@ class LeakageSession:
         return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side, "resize": self.resize,
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
-                "scheduler": self.preset.scheduler}
+                "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used()}
+
+    def check_pipeline(self) -> None:
+        """Resolve the pipeline without weights at the start of the session.
+
+        On the controller a problem is a usage error now, before any case runs; an xdist
+        worker keeps it for its ``inpainter`` fixture to report (a worker cannot stop the run
+        from its start).
+        """
+        try:
+            self.pipeline.check()
+        except (PipelineLoadError, ValueError) as exc:
+            if not self.is_worker:
+                raise pytest.UsageError(f"leakage: {exc}") from None
+            self.pipeline.error = str(exc)
 
     # -- the baseline: checked on the controller before the sweep, used by every case ----------
 
@@ -159,6 +180,9 @@ class LeakageSession:
                 self.store.set_fingerprint(self.run_id, json.loads(props[FINGERPRINT_KEY]))
                 self.fingerprint = json.loads(props[FINGERPRINT_KEY])
             self._note_device(props)
+            if LOAD_ERROR_KEY in props:
+                self._note_load_error(report, props[LOAD_ERROR_KEY])
+                status = phase_status(report)  # a repeated load failure now reads as skipped
             if status is None:
                 return
             case = json.loads(case_json)
@@ -180,6 +204,15 @@ class LeakageSession:
             if device and any(self.machine.get(k) != v for k, v in device.items()):
                 self.machine.update(device)
                 self.store.set_machine(self.run_id, self.machine)
+
+    def _note_load_error(self, report: pytest.TestReport, message: str) -> None:
+        """Keep the first load failure; show a later one (another xdist worker's) as a skip."""
+        if self.load_error is None:
+            self.load_error = message
+            return
+        report.outcome = "skipped"
+        reason = "not run: the pipeline failed to load (reported once, above)"
+        report.longrepr = (report.location[0], report.location[1] or 0, f"Skipped: {reason}")
 
     def row_of(self, report: pytest.TestReport) -> dict | None:
         """The recorded row of the case a report belongs to (``None`` for other tests)."""
@@ -218,11 +251,13 @@ class LeakageSession:
             return pytest.ExitCode.TESTS_FAILED
         if not self.started:
             return exitstatus
+        if self.load_error and int(exitstatus) == 2:
+            exitstatus = pytest.ExitCode.TESTS_FAILED  # a pipeline that failed to load stops xdist: not an interruption
         outcome = self._gate() if int(exitstatus) != 2 else None
         if outcome is not None and outcome.failed and int(exitstatus) == 0:
             exitstatus = pytest.ExitCode.TESTS_FAILED
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
-        if not self._close_run(status):
+        if not self._close_run(status, self.load_error):
             return pytest.ExitCode.TESTS_FAILED
         written = self._write_report(outcome)
         if not written and int(exitstatus) == 0:
@@ -302,6 +337,8 @@ class LeakageSession:
             return []
         lines = [f"images: ignored {p} (not an image format this harness reads)" for p in self.ignored_images]
         lines += run_summary.terminal_lines(run_summary.summarize(self.rows))
+        if self.load_error:
+            lines.append("pipeline not loaded: the session stopped after its first case")
         lines.append(f"store: {self.store.path}  run: {self.run_id}")
         if self.store_error:
             lines.append(f"results store write FAILED, the session was stopped: {self.store_error}")

@@ -27,6 +27,19 @@ FLOOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-r[01]\.\d\d$")
 MASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-(disc|box|strokes-(thin|medium|thick))-a0\.\d\d-s[01]\.\d\d-seed\d+$")
 
 
+class SDRule:
+    """Stable Diffusion's step rule, written out here: keeps int(steps x strength) steps."""
+
+    def refuses(self, steps: int, strength: float) -> bool:
+        return int(steps * strength) < 1
+
+    def rule(self) -> str:
+        return "int(steps x strength)"
+
+
+RULE = SDRule()
+
+
 def _cases(preset_name, experiment, seeds=(0,)):
     preset = PRESETS[preset_name]
     sources = resolve_images(list(preset.images))
@@ -46,7 +59,8 @@ def test_paper_design():
     assert paper.strength_radius == 0.8
     assert paper.radius_strengths == (0.1, 0.5, 0.9)
     assert paper.floor_radius == 0.8
-    assert (paper.scheduler, paper.guidance_scale, paper.prompt) == ("PNDM", 0.0, "")
+    assert (paper.scheduler, paper.guidance_scale, paper.prompt) == ("PNDMScheduler", 0.0, "")
+    assert PRESETS["smoke"].scheduler == "model"  # the folder's own
 
 
 def test_paper_strengths_are_rounded_linspace():
@@ -74,22 +88,22 @@ def test_paper_radii_are_linspace():
 def test_paper_strength_sweep_counts_and_skips():
     cases = _cases("paper", "strength")
     assert len(cases) == 20 * 100
-    skipped = [c for c in cases if skip_reason(c) is not None]
+    skipped = [c for c in cases if skip_reason(c, RULE) is not None]
     assert len(skipped) == 20
     assert {c.strength for c in skipped} == {0.0}
     assert Counter(c.image.name for c in skipped) == Counter(PRESETS["paper"].images)
-    reason = skip_reason(skipped[0])
+    reason = skip_reason(skipped[0], RULE)
     assert "strength 0" in reason
     assert "200 steps" in reason
     # the smallest positive strength runs: int(200 * 0.01) = 2 steps
-    assert all(skip_reason(c) is None for c in cases if c.strength == 0.01)
+    assert all(skip_reason(c, RULE) is None for c in cases if c.strength == 0.01)
     assert all(c.radius == 0.8 and c.steps == 200 and c.seed == 0 for c in cases)
 
 
 def test_paper_radius_sweep_counts():
     cases = _cases("paper", "radius")
     assert len(cases) == 20 * 50 * 3
-    assert all(skip_reason(c) is None for c in cases)  # int(200 * 0.1) = 20 steps
+    assert all(skip_reason(c, RULE) is None for c in cases)  # int(200 * 0.1) = 20 steps
     assert Counter(c.strength for c in cases) == {0.1: 1000, 0.5: 1000, 0.9: 1000}
     assert len({c.radius for c in cases}) == 50
 
@@ -99,7 +113,7 @@ def test_paper_floor_cases():
     assert len(cases) == 20
     assert all(c.strength is None and c.seed is None for c in cases)
     assert all(c.radius == 0.8 for c in cases)
-    assert all(skip_reason(c) is None for c in cases)
+    assert all(skip_reason(c, RULE) is None for c in cases)
     assert [c.case_id for c in cases] == [f"{name}-r0.80" for name in PRESETS["paper"].images]
 
 
@@ -147,9 +161,9 @@ def test_smoke_preset_is_small():
 
 
 def test_smoke_shows_a_reported_skip():
-    skipped = [c for c in _cases("smoke", "strength") if skip_reason(c)]
+    skipped = [c for c in _cases("smoke", "strength") if skip_reason(c, RULE)]
     assert skipped and {c.strength for c in skipped} == {0.0}
-    assert all(skip_reason(c) is None for c in _cases("smoke", "radius"))
+    assert all(skip_reason(c, RULE) is None for c in _cases("smoke", "radius"))
 
 
 def test_presets_are_named_by_their_keys():
@@ -167,12 +181,26 @@ def test_presets_are_named_by_their_keys():
 )
 def test_skip_reason(steps, strength, skipped):
     case = Case("strength", ImageSource("coffee"), 0.8, strength, 0, steps)
-    reason = skip_reason(case)
+    reason = skip_reason(case, RULE)
     if skipped:
-        assert reason is not None
-        assert f"strength {strength:g}" in reason and f"{steps} steps" in reason
+        assert reason == (f"strength {strength:g} with {steps} steps leaves 0 denoising steps in "
+                          "int(steps x strength): nothing would be inpainted")
     else:
         assert reason is None
+
+
+def test_skip_reason_asks_the_pipelines_rule_not_a_formula():
+    class FlowRule:  # flow matching keeps n - int(n - n x s): 1 step at 10 x 0.05
+        def refuses(self, steps, strength):
+            return steps - int(steps - steps * strength) < 1
+
+        def rule(self):
+            return "flow"
+
+    case = Case("strength", ImageSource("coffee"), 0.8, 0.05, 0, 10)
+    assert skip_reason(case, RULE) is not None and skip_reason(case, FlowRule()) is None
+    floor = Case("floor", ImageSource("coffee"), 0.8, None, None, 10)
+    assert skip_reason(floor, RULE) is None
 
 
 # -- build_cases ------------------------------------------------------------------------------------

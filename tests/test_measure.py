@@ -26,7 +26,8 @@ def _darker(image):
 class StandIn:
     """An inpainter whose output is a function of the input; records how it was called."""
 
-    vae_scale_factor = 8
+    size_multiple = 8
+    vae_scale_factor = 8  # one latent cell: the dilate mitigation's width
 
     def __init__(self, transform, roundtrip=_darker, accepts=("padding_mask_crop",)):
         self.transform = transform

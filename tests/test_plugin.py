@@ -40,7 +40,7 @@ def test_k_selects_by_image_and_strength(leak_project):
 
 def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
     result = leak_project.runpytest("benchmarks", "-k", "strength", *FAST)
-    # strengths 0.0, 0.1 and 0.2 give int(4 x s) = 0 steps: reported as skipped, with the reason
+    # strengths 0.0, 0.1 and 0.2 leave int(4 x s) = 0 steps in SD's get_timesteps: skipped, with the reason
     result.assert_outcomes(passed=8, skipped=3)
     result.stdout.fnmatch_lines(["*inpainting leakage*", "strength*11 cases (8 passed, 3 skipped)*", "store: *"])
     # the session closed the store: the write-ahead log is in the .sqlite file, which is the whole store
@@ -68,7 +68,9 @@ def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
         assert row.steps_run >= 1 and row.seconds > 0
     run = store.run()
     assert run["status"] == "passed" and run["preset"] == "smoke"
-    assert run["fingerprint"]["unet_in_channels"] == 4
+    assert run["fingerprint"]["denoiser"]["in_channels"] == 4
+    # the smoke preset keeps the scheduler the folder ships, and records which one ran
+    assert run["fingerprint"]["scheduler_class"] == run["options"]["scheduler"] == "PNDMScheduler"
 
 
 def test_xdist_gives_the_same_rows_as_one_process(leak_project):

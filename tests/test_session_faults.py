@@ -235,14 +235,19 @@ def test_a_file_that_cannot_be_written_is_refused_before_any_case_runs(leak_proj
 
 def test_a_run_whose_pipeline_failed_to_load_still_gets_its_report(leak_project, earlier, capsys):
     from harness.cli import main
+    from harness.pipelines.source import embedded_folder
 
-    result = leak_project.runpytest("benchmarks", "-k", "floor or (strength and s1.00)", *FAST,
-                                    "--leak-pipeline", str(leak_project.path / "nope"))
+    # a folder that resolves (its model_index.json is fine) but whose weights do not load
+    broken = leak_project.path / "broken"
+    shutil.copytree(embedded_folder("tiny"), broken)
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
+    result = leak_project.runpytest("benchmarks", "-k", "floor or (strength and s1.00)", *FAST, "--leak-pipeline", str(broken))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=1)  # the first case says why; the session stops there
     assert "report NOT written" not in result.stdout.str()
     run = _this_run(leak_project, earlier)
     assert run["status"] == "failed" and run["fingerprint"] == {}
+    assert "cannot load pipeline" in run["message"]
     assert result.outlines[-1] == f"leakage report: {leak_project.path}/reports/leakage-{run['run_id']}.html"
     assert main(["--store", str(_store(leak_project).path), "report", "-o", str(leak_project.path / "r.html")]) == 0
     assert "cannot load pipeline" in (leak_project.path / "r.html").read_text(encoding="utf-8")

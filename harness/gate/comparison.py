@@ -27,7 +27,9 @@ __all__ = [
 
 # Options that change what a number means: a baseline recorded under others is not comparable.
 COMPARABLE_OPTIONS = ("max_side", "steps", "paste_back", "guidance_scale", "prompt", "scheduler", "resize")
-# what a record from before an option existed was measured with
+# Runs from before schedulers were named by their diffusers class recorded the preset's short name.
+_FORMER_SCHEDULER_NAMES = {"PNDM": "PNDMScheduler", "DDIM": "DDIMScheduler", "Euler": "EulerDiscreteScheduler"}
+# What a record from before an option existed was measured with.
 _OPTION_BEFORE = {"resize": "crop"}
 
 
@@ -106,12 +108,19 @@ def refuse_incomparable(baseline: dict, current: dict, path: Path) -> None:
             f"baseline {path} was recorded with preset {baseline.get('preset')!r}, this run uses "
             f"{current.get('preset')!r}: compare like with like, or save a baseline for this preset"
         )
-    before = {**_OPTION_BEFORE, **(baseline.get("options") or {})}
-    after = {**_OPTION_BEFORE, **(current.get("options") or {})}
+    before, after = (_comparable_options(document) for document in (baseline, current))
     differing = [f"{key} {before.get(key)!r} -> {after.get(key)!r}"
                  for key in COMPARABLE_OPTIONS if before.get(key) != after.get(key)]
     if differing:
         raise BaselineError(f"baseline {path} was measured under other settings: {'; '.join(differing)}")
+
+
+def _comparable_options(document: dict) -> dict:
+    """A run's or baseline's options, its scheduler named by its diffusers class, options it
+    predates at the value it was measured with."""
+    options = {**_OPTION_BEFORE, **(document.get("options") or {})}
+    options["scheduler"] = _FORMER_SCHEDULER_NAMES.get(options.get("scheduler"), options.get("scheduler"))
+    return options
 
 
 def case_differences(key: str, before: dict, after: dict,

@@ -252,7 +252,7 @@ def timing_figure(frame: pd.DataFrame) -> str:
                    rasterized=len(group) > _RASTER_ABOVE)  # thousands of vector dots make a heavy SVG
     median = frame.groupby("strength", sort=True).seconds.median()
     ax.plot(median.index, median.to_numpy(), "-", color="#333333", linewidth=1, label="median")
-    ax.set_xlabel("strength (denoising steps run = int(steps × strength))")
+    ax.set_xlabel("strength")
     ax.set_ylabel("seconds per case")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

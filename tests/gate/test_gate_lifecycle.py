@@ -34,7 +34,7 @@ def test_save_compare_regress_update_compare(leak_project, monkeypatch):
     assert sorted(document["cases"]) == ["floor/coffee-r0.80", "radius/coffee-s0.90-r0.50-seed0",
                                          "strength/coffee-s0.60-r0.80-seed0", "strength/coffee-s1.00-r0.80-seed0"]
     assert document["schema"] == 2 and document["seeds"] == [0]
-    assert document["preset"] == "smoke" and document["fingerprint"]["unet_in_channels"] == 4
+    assert document["preset"] == "smoke" and document["fingerprint"]["denoiser"]["in_channels"] == 4
     assert document["machine"]["python"] and "git_commit" in document["machine"]
 
     same = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast")
@@ -57,7 +57,7 @@ def test_save_compare_regress_update_compare(leak_project, monkeypatch):
         "*strength/coffee-s1.00-r0.80-seed0*mse_outside*",
         "aggregate per (experiment, strength)*",
         "*strength s=1 * mse_outside * 1 * WORSE",
-        "*fingerprint differs from the baseline's: *unet_in_channels 4 -> 9*",
+        "*fingerprint differs from the baseline's: *denoiser.in_channels 4 -> 9*",
         "*wrote *tiny-fast.obtained.json; if the change is intended, accept it with "
         "`pytest benchmarks --leak-images coffee * --leak-pipeline tiny-9ch * "
         "--leak-compare tiny-fast --leak-update-baseline`*",
@@ -75,7 +75,7 @@ def test_save_compare_regress_update_compare(leak_project, monkeypatch):
     assert failing.status == "failed" and "regression" in failing["flags"]  # recorded first, then failed
     assert float(properties["strength/coffee-s1.00-r0.80-seed0:mse_outside"]) == pytest.approx(failing.mse_outside)
     assert all(case.find("properties") is None for case in cases.values())  # xunit2: no testcase properties
-    assert json.loads(obtained.read_text())["fingerprint"]["unet_in_channels"] == 9
+    assert json.loads(obtained.read_text())["fingerprint"]["denoiser"]["in_channels"] == 9
     summary = (leak_project.path / "summary.md").read_text()
     assert "| strength s=1 | mse_outside | 1 |" in summary and "**worse**" in summary
     assert step_summary.read_text().count("### Inpainting leakage") == 3  # every run appended its part
