@@ -33,7 +33,7 @@ def latency_inputs(request, benchmark_or_skip, inpainter):
     from harness.plugin import SESSION_KEY
 
     leak = request.config.stash[SESSION_KEY]
-    image = prepared_image(leak.sources[0], leak.max_side, inpainter.vae_scale_factor)
+    image = prepared_image(leak.sources[0], leak.max_side, inpainter.size_multiple)
     return leak, image
 
 

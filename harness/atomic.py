@@ -8,13 +8,43 @@ disk or an exception while writing leaves the old file as it was and no temporar
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "write_atomic"]
+__all__ = ["atomic_path", "write_atomic", "make_folder", "check_writable"]
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Raise ``OSError`` (naming the path) when ``target`` cannot be written: it is a folder, a
+    file stands where a folder must be, or the nearest existing folder is not writable. Nothing
+    is created; this lets a session refuse a bad path before its expensive work."""
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    for existing in target.parents:
+        if existing.exists():
+            if not existing.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(existing))
+            return
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` with its parents. A file where a folder must be is a
+    ``NotADirectoryError`` naming that file (``mkdir`` itself says "File exists", which misleads)."""
+    folder = Path(folder)
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+            break
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @contextmanager
@@ -30,7 +60,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     ...     image.save(tmp, format="PNG")
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(name)

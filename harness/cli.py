@@ -1,15 +1,18 @@
-"""The ``leakage`` command: look at and export what runs recorded.
+"""The ``leakage`` command: look at, compare and export what runs recorded.
 
-Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store.
+Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store,
+read-only: it never changes the store file, whatever it finds there. Every foreseeable problem
+(no store, a foreign or damaged file, a folder that cannot be written) is one line on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from harness.atomic import atomic_path
 from harness.gate.baseline import BaselineError
 from harness.store import Store, StoreError
 
@@ -29,13 +32,33 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from harness.export import records, write_csv, write_json
+
     store = Store(args.store)
-    frame = store.frame(args.run)
-    out = Path(args.csv)
-    with atomic_path(out) as tmp:
-        frame.to_csv(tmp, index=False)
-    print(f"wrote {len(frame)} rows of run {frame.run_id.iloc[0] if len(frame) else args.run} to {out}")
+    run_id = store.run(args.run)["run_id"]
+    frame = store.frame(run_id)
+    if args.json == "-":
+        print(json.dumps(records(frame), indent=1, allow_nan=False))
+        return 0
+    target = Path(args.json or args.csv)
+    try:
+        out = write_json(frame, target) if args.json else write_csv(frame, target)
+    except OSError as exc:
+        return _cannot_write(target, exc)
+    print(f"wrote {len(frame)} rows of run {run_id} to {out}")
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.gate.commands import compare_command
+
+    return compare_command(args.store, args.a, args.b, root=Path(args.root), as_json=args.json)
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from harness.gate.commands import history_command
+
+    return history_command(args.store, args.run, as_json=args.json)
 
 
 def _cmd_baseline_save(args: argparse.Namespace) -> int:
@@ -54,15 +77,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         path = build_report(args.store, run_id=args.run, output=args.output)
     except OSError as exc:  # the output path is a folder, read-only, ...
-        print(f"leakage: cannot write the report to {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _cannot_write(Path(args.output), exc)
     print(path)
     return 0
 
 
+def _cannot_write(path: Path, exc: OSError) -> int:
+    print(f"leakage: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="leakage", description="Read what `pytest benchmarks` recorded: list runs, export rows, write the report, save baselines."
+        prog="leakage", description="Read what `pytest benchmarks` recorded: list runs, export rows, write the report, "
+                    "save and compare baselines, follow leakage across runs."
     )
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"results store [default: {DEFAULT_STORE}]")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,10 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list the runs in the store")
     runs.set_defaults(func=_cmd_runs)
 
-    export = sub.add_parser("export", help="write one run's rows as CSV")
+    export = sub.add_parser("export", help="write one run's rows as CSV or JSON records")
     export.add_argument("run", nargs="?", default=None, help="run id or unique prefix [default: latest]")
-    export.add_argument("--csv", required=True, metavar="PATH", help="where to write the CSV")
+    form = export.add_mutually_exclusive_group(required=True)
+    form.add_argument("--csv", metavar="PATH", help="write CSV (flags and edge_profile as JSON text)")
+    form.add_argument("--json", metavar="PATH", help="write a JSON array of records ('-': standard output)")
     export.set_defaults(func=_cmd_export)
+
+    compare = sub.add_parser("compare", help="compare run or baseline B with A, as the gate does (exit 1: B regressed)")
+    compare.add_argument("a", metavar="A", help="the reference: a run id (or unique prefix) or a baseline name")
+    compare.add_argument("b", metavar="B", help="the one judged: a run id (or unique prefix) or a baseline name")
+    compare.add_argument("--root", default=".", help="project folder holding baselines/ and pyproject.toml [default: .]")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(func=_cmd_compare)
+
+    history = sub.add_parser("history", help="mean mse_outside per experiment across the runs of one preset and pipeline")
+    history.add_argument("--run", default=None, help="a run of the series: run id or unique prefix [default: latest]")
+    history.add_argument("--json", action="store_true", help="print the points as JSON")
+    history.set_defaults(func=_cmd_history)
 
     report = sub.add_parser("report", help="write one run's self-contained HTML report")
     report.add_argument("--store", default=argparse.SUPPRESS, help="results store (also accepted before 'report')")

@@ -11,7 +11,9 @@ The bundled set has two halves, both available offline:
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +24,19 @@ __all__ = [
     "load_bundled",
     "load_image",
     "images_in_folder",
+    "ignored_in_folder",
     "prepare",
+    "plan_preparation",
+    "apply_preparation",
+    "Preparation",
+    "RESIZE_MODES",
     "IMAGE_SUFFIXES",
 ]
 
-#: File suffixes that :func:`images_in_folder` considers images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: File suffixes that :func:`images_in_folder` considers images: still-image formats PIL reads
+#: (of an animated GIF, WebP or APNG the first frame is used).
+IMAGE_SUFFIXES = (".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".dib", ".tif", ".tiff",
+                  ".gif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi")
 
 # name -> file inside skimage/data (all ship in the wheel; none needs pooch).
 _PHOTOS = {
@@ -88,7 +97,7 @@ def _skimage_data_dir() -> Path:
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as ``uint8`` RGB.
+    """Read an image file as ``uint8`` RGB (the first frame of an animated one).
 
     EXIF orientation is applied; grayscale, grayscale+alpha, RGBA, palette, CMYK and 16-bit
     images are converted (alpha is dropped, 16-bit is scaled to 8 bits).
@@ -105,10 +114,13 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"image file not found: {path}")
     try:
         with Image.open(path) as img:
+            img.seek(0)  # the first frame: PIL opens there, but say so
             img = ImageOps.exif_transpose(img)
             return _to_rgb_uint8(img)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:
         raise ValueError(f"{path} is not a readable image file ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails deep in a PIL plugin (struct.error, zlib.error, ...)
+        raise ValueError(f"{path} is not a readable image file ({type(exc).__name__}: {exc})") from exc
 
 
 def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
@@ -146,42 +158,103 @@ def images_in_folder(folder: str | os.PathLike) -> list[Path]:
     return files
 
 
-def prepare(image: np.ndarray, *, max_side: int, multiple: int) -> np.ndarray:
-    """Downsize ``image`` so its longest side is at most ``max_side`` and each side a multiple of ``multiple``.
+def ignored_in_folder(folder: str | os.PathLike) -> list[Path]:
+    """Files in ``folder`` that :func:`images_in_folder` leaves out (not an image suffix), sorted;
+    hidden files (``.DS_Store``) are not listed."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in IMAGE_SUFFIXES)
 
-    The image is first scaled down (never up) with a Lanczos filter, keeping the aspect ratio,
-    then centre-cropped to the nearest lower multiple of ``multiple`` on each side. The result
-    is exactly the array to feed the pipeline and to compare its output with.
+
+#: How :func:`prepare` reaches a legal size: ``crop`` keeps the aspect ratio and centre-crops;
+#: ``study`` stretches to sides floored to multiples of 32, as the 2023 study did.
+RESIZE_MODES = ("crop", "study")
+_STUDY_MULTIPLE = 32  # the study floored each side to a multiple of 32
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How an image of one size becomes the pipeline's input: resized to ``scaled`` (height,
+    width), then cropped to ``box`` (top, left, height, width). Masks follow the same plan."""
+
+    scaled: tuple[int, int]
+    box: tuple[int, int, int, int]
+    resample: Image.Resampling
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The prepared (height, width)."""
+        return self.box[2], self.box[3]
+
+
+def plan_preparation(height: int, width: int, *, max_side: int, multiple: int, resize: str = "crop") -> Preparation:
+    """The :class:`Preparation` of an ``height`` x ``width`` image (see :func:`prepare`).
 
     Raises
     ------
     ValueError
-        If ``image`` is not ``uint8`` HxWx3, if ``multiple`` or ``max_side`` is out of range, or
-        if a side is shorter than ``multiple`` (it would have to be upsampled).
+        For an unknown ``resize``, ``multiple`` or ``max_side`` out of range, or a side that
+        would have to be upsampled to reach a legal size.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
+    if multiple < 1 or max_side < multiple:
+        raise ValueError(f"need 1 <= multiple <= max_side, got multiple={multiple}, max_side={max_side}")
+    step = math.lcm(multiple, _STUDY_MULTIPLE) if resize == "study" else multiple
+    if min(height, width) < step:
+        # the smallest legal side is `step`: reaching it would mean upsampling
+        raise ValueError(
+            f"image {height}x{width} has a side shorter than {step} pixels; it cannot be prepared "
+            f"to multiples of {step} without upsampling"
+        )
+    longest = max(height, width)
+    if resize == "study":
+        # the study: longest side scaled to at most max_side (integer sides, rounded down), each side
+        # floored to a multiple of 32, one bicubic resize to that size: a slight stretch, no crop
+        scaled_h, scaled_w = (side * min(max_side, longest) // longest for side in (height, width))
+        sides = tuple(max(step, side // step * step) for side in (scaled_h, scaled_w))
+        return Preparation(sides, (0, 0, *sides), Image.Resampling.BICUBIC)
+    scale = min(1.0, max_side / longest)
+    new_h, new_w = max(multiple, round(height * scale)), max(multiple, round(width * scale))
+    crop_h, crop_w = (new_h // multiple) * multiple, (new_w // multiple) * multiple
+    return Preparation((new_h, new_w), ((new_h - crop_h) // 2, (new_w - crop_w) // 2, crop_h, crop_w),
+                       Image.Resampling.LANCZOS)
+
+
+def apply_preparation(array: np.ndarray, plan: Preparation, *, resample: Image.Resampling | None = None) -> np.ndarray:
+    """Resize and crop ``array`` (an image, or a ``uint8`` mask) as ``plan`` says; ``resample``
+    overrides the plan's filter (masks use nearest neighbour so they stay binary)."""
+    if array.shape[:2] != plan.scaled:
+        pil = Image.fromarray(array).resize(plan.scaled[::-1], resample if resample is not None else plan.resample)
+        array = np.asarray(pil, dtype=np.uint8)
+    top, left, height, width = plan.box
+    return np.ascontiguousarray(array[top : top + height, left : left + width])
+
+
+def prepare(image: np.ndarray, *, max_side: int, multiple: int, resize: str = "crop") -> np.ndarray:
+    """Downsize ``image`` so its longest side is at most ``max_side`` and each side a multiple of ``multiple``.
+
+    ``resize="crop"`` (the default) scales the image down (never up) with a Lanczos filter,
+    keeping the aspect ratio, then centre-crops to the nearest lower multiple of ``multiple`` on
+    each side. ``resize="study"`` repeats the 2023 study's preparation: the longest side scaled
+    to at most ``max_side``, each side floored to a multiple of 32 (and of ``multiple``), one
+    bicubic resize to that size, which stretches the picture slightly instead of cropping it.
+    The result is exactly the array to feed the pipeline and to compare its output with.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not ``uint8`` HxWx3, or for the reasons of :func:`plan_preparation`.
 
     Examples
     --------
     >>> prepare(np.zeros((480, 640, 3), np.uint8), max_side=256, multiple=8).shape
     (192, 256, 3)
+    >>> prepare(np.zeros((3000, 4000, 3), np.uint8), max_side=650, multiple=8, resize="study").shape
+    (480, 640, 3)
     """
     _check_rgb(image, "image")
-    if multiple < 1 or max_side < multiple:
-        raise ValueError(f"need 1 <= multiple <= max_side, got multiple={multiple}, max_side={max_side}")
-    height, width = image.shape[:2]
-    if min(height, width) < multiple:
-        # the smallest legal side is `multiple`: reaching it would mean upsampling
-        raise ValueError(
-            f"image {height}x{width} has a side shorter than {multiple} pixels; it cannot be prepared "
-            f"to multiples of {multiple} without upsampling"
-        )
-    scale = min(1.0, max_side / max(height, width))
-    new_h, new_w = max(multiple, round(height * scale)), max(multiple, round(width * scale))
-    if (new_h, new_w) != (height, width):
-        pil = Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS)
-        image = np.asarray(pil, dtype=np.uint8)
-    crop_h, crop_w = (new_h // multiple) * multiple, (new_w // multiple) * multiple
-    top, left = (new_h - crop_h) // 2, (new_w - crop_w) // 2
-    return np.ascontiguousarray(image[top : top + crop_h, left : left + crop_w])
+    return apply_preparation(image, plan_preparation(*image.shape[:2], max_side=max_side, multiple=multiple,
+                                                     resize=resize))
 
 
 def _check_rgb(image: np.ndarray, name: str) -> None:

@@ -9,6 +9,11 @@ Pure functions over numpy arrays: no I/O, no torch. Conventions (see DESIGN.md):
 * "outside" means the pixels where ``mask`` is ``False``;
 * every difference is taken in float64, never in the input dtype (uint8 differences wrap);
 * means are per element (pixel x channel), not per pixel.
+
+Three groups of per-case numbers, together :data:`METRIC_NAMES` (the store's metric columns, the
+names thresholds and tolerances accept): the leakage itself (:func:`leakage_metrics`), what users
+see (:func:`visible_metrics`: colour shift, SSIM, lost detail, seams) and the excess over the VAE
+round trip (:func:`excess_metrics`).
 """
 
 from __future__ import annotations
@@ -28,12 +33,25 @@ __all__ = [
     "error_map",
     "leakage_metrics",
     "edge_profile",
+    "color_shift",
+    "color_shift_outside",
+    "ssim_outside",
+    "detail_loss_outside",
+    "seam",
+    "visible_metrics",
+    "mse_excess",
+    "excess_metrics",
+    "excess_profile",
+    "LEAKAGE_NAMES",
+    "VISIBLE_NAMES",
+    "EXCESS_NAMES",
     "METRIC_NAMES",
     "EDGE_BINS",
+    "SEAM_WIDTH",
 ]
 
 #: Keys of the dict returned by :func:`leakage_metrics`, in a stable order.
-METRIC_NAMES = (
+LEAKAGE_NAMES = (
     "mse_outside",
     "psnr_outside",
     "mae_outside",
@@ -42,6 +60,20 @@ METRIC_NAMES = (
     "mse_inside",
     "n_outside",
 )
+#: Keys of the dict returned by :func:`visible_metrics`.
+VISIBLE_NAMES = (
+    "color_shift_outside",
+    "color_shift_r",
+    "color_shift_g",
+    "color_shift_b",
+    "ssim_outside",
+    "detail_loss_outside",
+    "seam",
+)
+#: Keys of the dict returned by :func:`excess_metrics`.
+EXCESS_NAMES = ("mse_floor", "mse_excess")
+#: Every per-case metric, in a stable order.
+METRIC_NAMES = LEAKAGE_NAMES + VISIBLE_NAMES + EXCESS_NAMES
 
 
 def _check_images(original: np.ndarray, output: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +189,7 @@ def leakage_metrics(
     data_range: float = 255.0,
     threshold: float = 2,
 ) -> dict[str, float | int]:
-    """All leakage metrics in one pass, keyed as :data:`METRIC_NAMES`.
+    """All leakage metrics in one pass, keyed as :data:`LEAKAGE_NAMES`.
 
     ``mse_inside`` is ``nan`` for an empty mask; every other key needs at least one outside pixel.
     """
@@ -221,3 +253,184 @@ def edge_profile(
             profile["mse"].append(float(values[chosen].mean(dtype=np.float64)))
             profile["count"].append(count)
     return profile
+
+
+# -- what users see ------------------------------------------------------------------------------
+
+#: Pixels on each side of the mask boundary that :func:`seam` looks at.
+SEAM_WIDTH = 3
+_SSIM_WINDOW = 7  # scikit-image's default window side
+
+
+def color_shift(
+    original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, data_range: float = 255.0
+) -> tuple[float, float, float]:
+    """Signed mean change of each channel (R, G, B) over the outside pixels, on the 0-255 scale.
+
+    A global brightening or tint moves the means; MSE hides it among the noise.
+
+    Examples
+    --------
+    >>> a = np.full((2, 2, 3), 100, np.uint8)
+    >>> color_shift(a, a + np.uint8(5), np.zeros((2, 2), bool))
+    (5.0, 5.0, 5.0)
+    """
+    diff = _outside_diff(original, output, mask, data_range)
+    red, green, blue = np.mean(diff, axis=0, dtype=np.float64)
+    return float(red), float(green), float(blue)
+
+
+def color_shift_outside(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, data_range: float = 255.0) -> float:
+    """The largest magnitude over the channels of :func:`color_shift` (levels, >= 0)."""
+    return max(abs(v) for v in color_shift(original, output, mask, data_range=data_range))
+
+
+def ssim_outside(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, data_range: float = 255.0) -> float:
+    """Mean structural similarity over the outside pixels: 1 when unchanged, lower as structure changes.
+
+    The SSIM map is scikit-image's ``structural_similarity(original, output, channel_axis=2,
+    data_range=255, full=True)`` of the images on the 0-255 scale (7 x 7 uniform window, per
+    channel). Its mean is taken over the outside pixels and the channels, leaving out the 3-pixel
+    image border as scikit-image's own mean does; with an empty mask the result is scikit-image's
+    mean SSIM. Windows near the mask edge also see repainted pixels, as any windowed measure does.
+
+    Raises
+    ------
+    ValueError
+        For bad inputs, a side shorter than the 7-pixel window, or no outside pixel off the border.
+    """
+    from skimage.metrics import structural_similarity
+
+    original, output = _check_images(original, output, data_range)
+    mask = _check_mask(mask, original.shape, need_outside=True, need_inside=False)
+    if min(mask.shape) < _SSIM_WINDOW:
+        raise ValueError(f"ssim_outside needs both sides >= {_SSIM_WINDOW} pixels (its window), got {mask.shape}")
+    _, ssim_map = structural_similarity(original, output, channel_axis=2, data_range=255.0, full=True)
+    pad = (_SSIM_WINDOW - 1) // 2
+    chosen = np.zeros(mask.shape, bool)
+    chosen[pad:-pad, pad:-pad] = True
+    chosen &= ~mask
+    if not chosen.any():
+        raise ValueError(f"no outside pixel lies {pad} pixels or more from the image border: SSIM is biased there")
+    return float(np.mean(ssim_map[chosen], dtype=np.float64))
+
+
+def _per_channel(function, image: np.ndarray) -> np.ndarray:
+    # scipy's filters on a 3-D array would also smooth across the channel axis
+    return np.stack([function(image[..., c]) for c in range(image.shape[2])], axis=2)
+
+
+def detail_loss_outside(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, data_range: float = 255.0) -> float:
+    """Share of the original's fine detail lost outside the mask: ``1 - E(output) / E(original)``.
+
+    ``E`` is the high-frequency energy: the sum of squares of the 4-neighbour Laplacian
+    (``scipy.ndimage.laplace`` per channel, borders reflected) over the outside pixels whose four
+    neighbours are outside too, so repainted pixels never enter the stencil. 0 when detail is
+    kept, positive when texture was smoothed away (1: all of it), negative when the output is
+    sharper or noisier than the original; ``nan`` when the original is flat there (nothing to lose).
+
+    Raises
+    ------
+    ValueError
+        For bad inputs, or when no outside pixel has all four neighbours outside.
+    """
+    from scipy import ndimage
+
+    original, output = _check_images(original, output, data_range)
+    mask = _check_mask(mask, original.shape, need_outside=True, need_inside=False)
+    chosen = ~ndimage.binary_dilation(mask, structure=ndimage.generate_binary_structure(2, 1))
+    if not chosen.any():
+        raise ValueError("no outside pixel has all four neighbours outside the mask: detail_loss_outside is undefined")
+    laplace = lambda channel: ndimage.laplace(channel, mode="reflect")  # noqa: E731
+    before = float(np.sum(_per_channel(laplace, original)[chosen] ** 2, dtype=np.float64))
+    after = float(np.sum(_per_channel(laplace, output)[chosen] ** 2, dtype=np.float64))
+    return math.nan if before == 0.0 else 1.0 - after / before
+
+
+def _gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    """Per-channel Sobel gradient magnitude in levels per pixel (a ramp of slope 1 gives 1)."""
+    from scipy import ndimage
+
+    rows = _per_channel(lambda c: ndimage.sobel(c, axis=0, mode="reflect"), image)
+    cols = _per_channel(lambda c: ndimage.sobel(c, axis=1, mode="reflect"), image)
+    return np.hypot(rows, cols) / 8.0  # the Sobel kernels weigh a unit slope 8 times
+
+
+def seam(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, width: int = SEAM_WIDTH,
+         data_range: float = 255.0) -> float:
+    """Edge strength the output adds along the mask boundary: the visible seam of a paste-back.
+
+    In the band of pixels at most ``width`` pixels (Euclidean) from the boundary on either side,
+    the mean over pixels and channels of ``max(0, G(output) - G(original))``, where ``G`` is the
+    per-channel Sobel gradient magnitude in levels per pixel (``scipy.ndimage.sobel`` / 8,
+    borders reflected). 0 when the output adds no edge there (smoothing alone is
+    :func:`detail_loss_outside`'s business); a flat patch pasted into a textured picture, or an
+    original pasted back around repainted content that does not match it, gives a positive value.
+
+    Raises
+    ------
+    ValueError
+        For bad inputs, an empty or full mask (no boundary), or ``width`` < 1.
+    """
+    from scipy import ndimage
+
+    original, output = _check_images(original, output, data_range)
+    mask = _check_mask(mask, original.shape, need_outside=True, need_inside=True)
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
+        raise ValueError(f"width must be a whole number of pixels >= 1, got {width!r}")
+    # pixels within `width` (Euclidean, centre to centre) of a pixel on the other side: a dilation
+    # by a disc, the same set as thresholding distance transforms and several times faster
+    offsets = np.arange(-width, width + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= width**2
+    band = (ndimage.binary_dilation(mask, disc) & ~mask) | (ndimage.binary_dilation(~mask, disc) & mask)
+    added = _gradient_magnitude(output)[band] - _gradient_magnitude(original)[band]
+    return float(np.mean(np.maximum(added, 0.0), dtype=np.float64))
+
+
+def visible_metrics(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *,
+                    data_range: float = 255.0) -> dict[str, float]:
+    """The defects users see, keyed as :data:`VISIBLE_NAMES`: colour shift (largest magnitude and
+    each channel), SSIM, detail loss and seam outside the mask. ``seam`` is ``nan`` for an empty mask."""
+    shift = color_shift(original, output, mask, data_range=data_range)
+    return {
+        "color_shift_outside": max(abs(v) for v in shift),
+        "color_shift_r": shift[0],
+        "color_shift_g": shift[1],
+        "color_shift_b": shift[2],
+        "ssim_outside": ssim_outside(original, output, mask, data_range=data_range),
+        "detail_loss_outside": detail_loss_outside(original, output, mask, data_range=data_range),
+        "seam": seam(original, output, mask, data_range=data_range) if np.any(mask) else math.nan,
+    }
+
+
+# -- the excess over the VAE floor -------------------------------------------------------------
+
+
+def mse_excess(original: np.ndarray, output: np.ndarray, floor: np.ndarray, mask: np.ndarray, *,
+               data_range: float = 255.0) -> float:
+    """Leakage beyond the VAE round trip: ``mse_outside(original, output) - mse_outside(original, floor)``.
+
+    ``floor`` is the image's VAE round trip (encode, decode, no denoising), compared over the
+    same outside pixels. Near 0 when the round trip explains the leakage; negative when the
+    output is closer to the original than the round trip (a paste-back, for instance).
+    """
+    return excess_metrics(original, output, floor, mask, data_range=data_range)["mse_excess"]
+
+
+def excess_metrics(original: np.ndarray, output: np.ndarray, floor: np.ndarray, mask: np.ndarray, *,
+                   data_range: float = 255.0) -> dict[str, float]:
+    """``mse_floor`` (the round trip's MSE outside this mask) and ``mse_excess``, as :data:`EXCESS_NAMES`."""
+    floor_mse = mse_outside(original, floor, mask, data_range=data_range)
+    return {"mse_floor": floor_mse, "mse_excess": mse_outside(original, output, mask, data_range=data_range) - floor_mse}
+
+
+def excess_profile(original: np.ndarray, output: np.ndarray, floor: np.ndarray, distance: np.ndarray, *,
+                   edges: tuple[float, ...] = EDGE_BINS, data_range: float = 255.0) -> dict[str, list]:
+    """:func:`edge_profile` of ``output`` minus that of the round trip ``floor``, bin by bin.
+
+    Both profiles cover the same pixels (same ``distance``), so bins and counts agree; ``mse``
+    holds the excess per bin.
+    """
+    total = edge_profile(original, output, distance, edges=edges, data_range=data_range)
+    base = edge_profile(original, floor, distance, edges=edges, data_range=data_range)
+    return {**total, "mse": [t - b for t, b in zip(total["mse"], base["mse"])]}

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Option", "OPTIONS", "LeakageOptions", "read_tool_config", "resolve_options"]
+__all__ = ["Option", "OPTIONS", "LeakageOptions", "MAX_SEED", "read_tool_config", "resolve_options", "seed_range"]
+
+#: The largest noise seed: torch's ``Generator.manual_seed`` takes values below 2**64, and the
+#: store keeps seeds in an SQLite INTEGER, which is signed 64-bit; 2**63 - 1 fits both.
+MAX_SEED = 2**63 - 1
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -27,7 +31,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
             number = int(str(value))
@@ -35,6 +39,8 @@ def _int_at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
         if number < low:
             raise argparse.ArgumentTypeError(f"{value!r} must be >= {low}")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"{value!r} must be <= {high} (2**63 - 1)")
         return number
 
     return parse
@@ -53,6 +59,22 @@ def parse_names(value: str) -> list[str]:
     if not all(items):
         raise argparse.ArgumentTypeError(f"{value!r} has an empty entry; separate names with single commas")
     return items
+
+
+def parse_pipeline_class(value: str) -> str:
+    """A diffusers inpainting class a family adapter drives (the registry's names)."""
+    from harness.pipelines.families import FAMILIES, refusal
+
+    if value not in FAMILIES:
+        raise argparse.ArgumentTypeError(refusal(str(value)))
+    return value
+
+
+def parse_scheduler(value: str) -> str:
+    """``model`` or a class name; whether diffusers has it and it fits the model is checked at start."""
+    if not str(value).isidentifier():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a scheduler class name; use model or e.g. PNDMScheduler")
+    return str(value)
 
 
 def parse_text(value: str) -> str:
@@ -79,11 +101,15 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("pipeline", parse_text, "tiny", "pipeline to measure: tiny | tiny-9ch | a diffusers folder | a hub id", "REF"),
+    Option("pipeline_class", parse_pipeline_class, None, "load the pipeline with this diffusers class (e.g. "
+           "FluxFillPipeline, StableDiffusionInpaintPipelineLegacy) instead of the one it names", "NAME"),
+    Option("scheduler", parse_scheduler, None, "model (the scheduler the pipeline ships) or a diffusers scheduler "
+           "class that fits it (default: the preset's: model for smoke, PNDMScheduler for paper)", "NAME"),
     Option("preset", _choice("smoke", "paper"), "smoke", "sweep design: smoke (fast) | paper (the 2023 study)", "NAME"),
     Option("images", parse_names, None, "comma-separated bundled image names and/or folders of images (default: the preset's)", "LIST"),
     Option("max_side", _int_at_least(8), None, "longest image side in pixels (default: the preset's)", "PX"),
     Option("steps", _int_at_least(1), None, "denoising steps at strength 1 (default: the preset's)", "N"),
-    Option("seed", _int_at_least(0), 0, "noise seed of every case", "N"),
+    Option("seed", _int_at_least(0, MAX_SEED), 0, "noise seed of every case (0 to 2**63-1)", "N"),
     Option("seeds", _int_at_least(1), 1, "repeat every case over N seeds (seed, seed+1, ...)", "N"),
     Option("device", parse_device, "auto", "auto | cpu | cuda | cuda:N (xdist worker gwK takes cuda:K%%n)", "DEV"),
     Option("dtype", _choice("auto", "float32", "float16", "bfloat16"), "auto", "weights dtype: auto = float16 on CUDA, float32 on CPU", "DTYPE"),
@@ -93,6 +119,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("run_name", parse_text, None, "a name for this run in the store", "NAME"),
     Option("artifacts", _choice("all", "none"), "all", "save every output PNG under reports/artifacts/RUN (all) or none", "WHICH"),
     Option("paste_back", None, False, "paste the original back outside the mask (a control: leakage must be 0)", flag=True),
+    Option("summary_md", parse_text, None, "also write the run's and the gate's summary as Markdown to PATH "
+           "(CI step summaries; appended to $GITHUB_STEP_SUMMARY when set, whatever this says)", "PATH"),
+    Option("resize", _choice("crop", "study"), None, "how images reach legal sizes: crop (keep the aspect, centre-crop) "
+           "| study (the 2023 study's stretch to multiples of 32) (default: the preset's)", "MODE"),
+    Option("masks", parse_text, None, "a folder of your masks, paired with --leak-images files by file stem "
+           "(the masks experiment then also measures them)", "FOLDER"),
 )
 
 
@@ -101,6 +133,8 @@ class LeakageOptions:
     """Resolved option values (see :data:`OPTIONS`)."""
 
     pipeline: str
+    pipeline_class: str | None
+    scheduler: str | None
     preset: str
     images: list[str] | None
     max_side: int | None
@@ -114,6 +148,9 @@ class LeakageOptions:
     run_name: str | None
     artifacts: str
     paste_back: bool
+    summary_md: str | None
+    resize: str | None
+    masks: str | None
 
     def as_dict(self) -> dict:
         return {o.name: getattr(self, o.name) for o in OPTIONS}
@@ -172,3 +209,11 @@ def _parse_config_value(opt: Option, raw: Any, where: str) -> Any:
         return opt.parse(str(raw))
     except argparse.ArgumentTypeError as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def seed_range(seed: int, count: int) -> list[int]:
+    """``seed, seed+1, ..., seed+count-1``; ``ValueError`` when the last passes :data:`MAX_SEED`."""
+    if seed + count - 1 > MAX_SEED:
+        raise ValueError(f"--leak-seed {seed} with --leak-seeds {count} goes past the largest seed {MAX_SEED} "
+                         "(2**63 - 1, what the store's INTEGER and torch's manual_seed both hold)")
+    return list(range(seed, seed + count))

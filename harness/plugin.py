@@ -11,11 +11,13 @@ import json
 
 import pytest
 
-from harness.cases import skip_reason
+from harness import junit
 from harness.measure import measure_case
 from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.session import CASE_KEY, FINGERPRINT_KEY, ROW_KEY, LeakageSession, build_gates
+from harness.gate.configure import build_gates
+from harness.session import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
+from harness.store import StoreError
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
 MARKER = "leakage"
@@ -56,11 +58,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if cli["images"]:
         cli["images"] = [name for group in cli["images"] for name in group]
     ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
+    worker = getattr(config, "workerinput", None)
     try:
         tool = read_tool_config(config.rootpath)
         options = resolve_options(cli, ini, tool)
-        run_id = config.workerinput.get("leak_run_id") if hasattr(config, "workerinput") else None
-        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool))
+        run_id = worker.get("leak_run_id") if worker else None
+        values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
+        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
+        # the pipeline resolved without weights, before xdist starts workers and before the baseline
+        # check (which compares the scheduler that will run): on the controller a problem stops here
+        leak.check_pipeline()
+        if worker is None:
+            leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
     except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
         raise pytest.UsageError(f"leakage: {exc}") from None
     config.stash[SESSION_KEY] = leak
@@ -76,8 +85,12 @@ class _XdistHooks:
 
     @staticmethod
     def pytest_configure_node(node) -> None:
+        leak = _session(node.config)
         # every worker records under the controller's run id (artifacts go to one folder)
-        node.workerinput["leak_run_id"] = _session(node.config).run_id
+        node.workerinput["leak_run_id"] = leak.run_id
+        # each case's verdict needs its baseline values: the controller checked the file once and
+        # hands the same values to every worker (a remote worker may not even have the file)
+        node.workerinput["leak_baseline_values"] = json.dumps(leak.baseline_values)
 
 
 def pytest_plugin_registered(plugin, manager) -> None:
@@ -91,9 +104,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
+    leak = _session(metafunc.config)
     params = []
-    for case in _session(metafunc.config).cases(marker.args[0]):
-        reason = skip_reason(case)  # reported as skipped (and recorded), never silently dropped
+    for case in leak.cases(marker.args[0]):
+        # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
+        reason = leak.pipeline.skip_reason(case)
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(case, id=case.case_id, marks=marks))
     metafunc.parametrize("leak_case", params)
@@ -105,11 +120,30 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.user_properties.append((CASE_KEY, json.dumps(callspec.params["leak_case"].as_dict())))
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    leak = _session(config)
+    if leak.pipeline.error and not leak.is_worker:
+        raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    # the case whose set-up failed to load the pipeline carries the reason to the controller
+    error = _session(item.config).pipeline.load_error
+    if error and report.when == "setup" and report.failed:
+        report.user_properties = [*report.user_properties, (LOAD_ERROR_KEY, error)]
+    return report
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return  # nothing will be measured: no run to record
     if any(CASE_KEY in dict(item.user_properties) for item in session.items):
-        _session(session.config).start()
+        try:
+            _session(session.config).start()
+        except StoreError as exc:  # before any case runs: the store path is unusable
+            raise pytest.UsageError(f"leakage: {exc}") from None
 
 
 class _ControllerHooks:
@@ -118,14 +152,27 @@ class _ControllerHooks:
     def __init__(self, leak: LeakageSession):
         self.leak = leak
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.leak.pytest_session = session  # a failed store write stops it through its flags
+
+    @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; absent under -p no:xdist
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched) -> None:
+        # the worker running `crashitem` died; its report (made here, without our properties) follows
+        self.leak.note_crash(crashitem)
+
+    # first: before junitxml reads the report's properties, and before the terminal shows it
+    # (receive() turns a load failure repeated by another xdist worker into a skip)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.leak.is_worker:  # workers' reports reach the controller, which alone writes
-            self.leak.receive(report)
+        if self.leak.is_worker:  # workers' reports reach the controller, which alone writes
+            return
+        self.leak.receive(report)
+        if report.when == "teardown":  # a case's last report: the one junitxml writes out
+            junit.record_metrics(self.leak.config, report, self.leak.row_of(report))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.leak.is_worker:
-            if self.leak.finish(exitstatus) and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            session.exitstatus = self.leak.finish(exitstatus)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # the last line of the session: where to look (after pytest's own summary line)
@@ -143,45 +190,67 @@ class _ControllerHooks:
 
 @pytest.fixture(scope="session")
 def inpainter(request: pytest.FixtureRequest):
-    """The pipeline under test, loaded once per process (per xdist worker)."""
+    """The pipeline under test, loaded once per process (per xdist worker).
+
+    A pipeline that cannot be loaded fails the first case with the reason and stops the
+    session, instead of failing every case with the same error.
+    """
     from harness.devices import worker_device
     from harness.pipelines import PipelineLoadError, load_inpainter
 
     leak = _session(request.config)
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     try:
+        if leak.pipeline.error:
+            raise PipelineLoadError(leak.pipeline.error)
         device = worker_device(leak.options.device, worker)
         import torch
 
         # the same count in every process: CPU results follow it, and N workers x all cores
         # oversubscribe the CPU (seen: 275 s instead of 12 s for the smoke sweep with -n 2)
         torch.set_num_threads(leak.options.threads)
-        inpainter = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype)
-        inpainter.use_scheduler(leak.preset.scheduler)  # the preset's, whatever the model shipped with
-        return inpainter
+        return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
+                              pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
     except (PipelineLoadError, ValueError) as exc:
-        pytest.fail(f"cannot load pipeline {leak.options.pipeline!r}: {exc}", pytrace=False)
+        message = f"cannot load pipeline {leak.options.pipeline!r}: {exc}"
+    leak.pipeline.load_error = message
+    request.session.shouldfail = f"leakage: {message}"
+    pytest.fail(message, pytrace=False)  # outside the except: the message alone, no exception chain
 
 
 @pytest.fixture
-def leak_measure(request: pytest.FixtureRequest, inpainter, record_property):
+def leak_measure(request: pytest.FixtureRequest, inpainter):
     """Measure one case: record its row (always), then skip or fail the test if it must."""
     leak = _session(request.config)
+    # straight onto the item, not through record_property, which warns under JUnit's xunit2
+    # family: these are transport, replaced by one property per metric (harness.junit)
+    record = request.node.user_properties.append
 
     def measure(case) -> None:
         if not leak.fingerprint_sent:
-            record_property(FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str))
+            from harness.machine import device_info
+
+            record((FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str)))
+            record((MACHINE_KEY, json.dumps(device_info(inpainter.device))))
             leak.fingerprint_sent = True
-        result = measure_case(inpainter, case, max_side=leak.max_side, paste_back=leak.options.paste_back,
-                              prompt=leak.preset.prompt, guidance_scale=leak.preset.guidance_scale)
+        result = measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
+                              paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
+                              guidance_scale=leak.preset.guidance_scale)
+        if result.skip:  # recorded as skipped, with the reason
+            record((ROW_KEY, json.dumps(result.row, default=str)))
+            pytest.skip(result.skip)
         if result.output is not None and leak.artifacts_dir is not None:
             result.row["artifact"] = leak.save_artifacts(case, result.original, result.output)
-        if not result.problems:
+        if not result.problems:  # measured: judge it by the thresholds and the baseline
             over = check_thresholds(leak.gates.thresholds, result.row)
             if over:
                 result.row["flags"].append("threshold")
                 result.problems.extend(over)
-        record_property(ROW_KEY, json.dumps(result.row, default=str))
+            worse = leak.baseline_verdict(result.row)
+            if worse:
+                result.row["flags"].append("regression")
+                result.problems.append(worse)
+        record((ROW_KEY, json.dumps(result.row, default=str)))
         if result.problems:
             pytest.fail("; ".join(p if p.startswith(case.case_id) else f"{case.case_id}: {p}"
                                   for p in result.problems), pytrace=False)

@@ -1,101 +1,86 @@
 """The state of one pytest session of leakage cases, kept in ``config.stash``.
 
 On the controller (the process that runs ``pytest``, or the only one without xdist) it owns the
-run: it opens the store, receives every case's row through the test reports and writes it, and
-prints the summary. On an xdist worker it only knows the options and the run id it was handed.
+run: it checks the baseline before anything runs, opens the store, receives every case's row
+through the test reports and writes it, and prints the summary. On an xdist worker it only knows
+the options, the run id and the baseline's values it was handed.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import shlex
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from harness import cases as cases_mod
-from harness.gate import BaselineError, BaselineGate, Threshold, baseline_path, parse_threshold_table, parse_tolerances
-from harness.options import LeakageOptions
+from harness import run_summary
+from harness.atomic import write_atomic
+from harness.gate import BaselineError, GateOutcome, case_regressions
+from harness.gate.configure import Gates
+from harness.gate.describe import comparison_markdown
+from harness.heartbeat import Heartbeat
+from harness.machine import machine_info
+from harness.options import LeakageOptions, seed_range
+from harness.outcomes import CRASHED, case_from_nodeid, failure_message, phase_status
+from harness.pipelines.errors import PipelineLoadError
+from harness.preflight import Preflight
 from harness.store import Store, StoreError, new_run_id
 
-__all__ = ["LeakageSession", "Gates", "build_gates", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY"]
+__all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "LOAD_ERROR_KEY",
+           "TRANSPORT_KEYS"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
 ROW_KEY = "leakage_row"
 FINGERPRINT_KEY = "leakage_fingerprint"
-
-
-@dataclass
-class Gates:
-    """Per-case thresholds, the baseline gate, and where the report goes (``None``: no report,
-    ``""``: the default path beside the store)."""
-
-    thresholds: list[Threshold] = field(default_factory=list)
-    baseline: BaselineGate | None = None
-    report: str | None = ""
-
-
-def build_gates(config: pytest.Config, tool: dict) -> Gates:
-    """Thresholds, tolerances and the baseline actions, all checked now rather than mid-run."""
-    compare, save = config.getoption("leak_compare"), config.getoption("leak_save_baseline")
-    update = config.getoption("leak_update_baseline")
-    if update and not compare:
-        raise ValueError("--leak-update-baseline rewrites the baseline named by --leak-compare NAME; give both")
-    if compare and save and compare == save:
-        raise ValueError(f"--leak-save-baseline and --leak-compare both name {save!r}; "
-                         "to rewrite it use --leak-compare NAME --leak-update-baseline")
-    for name in (compare, save):
-        if name:
-            baseline_path(name, config.rootpath)  # rejects a bad name now
-    thresholds = parse_threshold_table(tool.get("thresholds", []))
-    thresholds += config.getoption("leak_max") + config.getoption("leak_min")
-    gate = BaselineGate(config.rootpath, parse_tolerances(tool.get("tolerances")), compare, save, update,
-                        command=rerun_command(config))
-    report = None if config.getoption("leak_no_report") else config.getoption("leak_report") or ""
-    return Gates(thresholds, gate, report)
-
-
-def rerun_command(config: pytest.Config) -> str:
-    """This session's pytest command without its baseline options, for the messages that say
-    which command saves or accepts a baseline (so they keep e.g. --leak-pipeline)."""
-    args, skip_next = [], False
-    for arg in config.invocation_params.args:
-        if skip_next:
-            skip_next = False
-        elif arg in ("--leak-compare", "--leak-save-baseline"):
-            skip_next = True
-        elif not arg.startswith(("--leak-compare=", "--leak-save-baseline=", "--leak-update-baseline")):
-            args.append(arg)
-    return " ".join(["pytest", *(shlex.quote(a) for a in args)])
+LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
+MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
+TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY)
 
 
 class LeakageSession:
     """Options, the sweep, and (on the controller) the run being recorded."""
 
     def __init__(self, config: pytest.Config, options: LeakageOptions, *, run_id: str | None = None,
-                 gates: Gates | None = None):
+                 gates: Gates | None = None, baseline_values: dict | None = None):
         self.config = config
         self.gates = gates or Gates()
         self.gate_lines: list[str] = []
         self.options = options
         self.preset = cases_mod.PRESETS[options.preset]
-        self.sources = cases_mod.resolve_images(options.images or list(self.preset.images))
+        specs = options.images or list(self.preset.images)
+        self.sources = cases_mod.resolve_images(specs)
+        if options.masks:
+            self.sources = cases_mod.attach_user_masks(self.sources, str(self._rooted(options.masks)))
+        self.ignored_images = cases_mod.ignored_files(specs)  # named in the summary, never dropped silently
         self.steps = options.steps or self.preset.steps
         self.max_side = options.max_side or self.preset.max_side
-        self.seeds = list(range(options.seed, options.seed + options.seeds))
+        self.resize = options.resize or self.preset.resize
+        self.seeds = seed_range(options.seed, options.seeds)
         self.is_worker = hasattr(config, "workerinput")
         self.run_id = run_id or new_run_id()
         self.store = Store(self._rooted(options.store))
-        self.rows: dict[tuple[str, str], dict] = {}
+        self.rows: dict[tuple[str, str], dict] = {}  # what the store holds, for the summary
         self.fingerprint_sent = False  # worker side: fingerprint travels with the first row only
         self.fingerprint: dict | None = None
+        self.machine: dict = {}
+        # per case key, the baseline's values of the gated metrics: each case's verdict needs them
+        self.baseline_values: dict[str, dict] = baseline_values or {}
         self.started = False
+        self.heartbeat: Heartbeat | None = None
+        self.pytest_session: pytest.Session | None = None  # set when the session starts
+        self.crashed: set[str] = set()  # node ids whose xdist worker died running them
+        self._announced: dict[str, str] = {}  # node id -> case JSON, from its first report
+        self.store_error: str | None = None  # the write that failed; nothing is written after it
         self.report_path: Path | None = None
+        self.latest_report: Path | None = None
         self.report_error: str | None = None
+        self.summary_path: Path | None = None
+        self.summary_error: str | None = None
+        origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
+        self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
+        self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -125,78 +110,221 @@ class LeakageSession:
 
     def run_options(self) -> dict:
         """What is recorded with the run: every option plus the sizes actually used."""
-        return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side,
+        return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side, "resize": self.resize,
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
-                "scheduler": self.preset.scheduler}
+                "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used()}
+
+    def check_pipeline(self) -> None:
+        """Resolve the pipeline without weights at the start of the session.
+
+        On the controller a problem is a usage error now, before any case runs; an xdist
+        worker keeps it for its ``inpainter`` fixture to report (a worker cannot stop the run
+        from its start).
+        """
+        try:
+            self.pipeline.check()
+        except (PipelineLoadError, ValueError) as exc:
+            if not self.is_worker:
+                raise pytest.UsageError(f"leakage: {exc}") from None
+            self.pipeline.error = str(exc)
+
+    # -- the baseline: checked on the controller before the sweep, used by every case ----------
+
+    def prepare_baseline(self) -> None:
+        """Load and check the baseline to compare with (controller, when pytest starts); raises
+        :class:`BaselineError` before any case runs or any run is recorded."""
+        gate = self.gates.baseline
+        if gate is not None and gate.prepare(self.preset.name, self.run_options()) is not None:
+            self.baseline_values = gate.case_values()
+
+    def baseline_verdict(self, row: dict) -> str | None:
+        """The case's regression against the baseline beyond tolerance, as one line, or ``None``."""
+        gate = self.gates.baseline
+        if not self.baseline_values or gate is None:
+            return None
+        return case_regressions(self.baseline_values, gate.tolerances, row, gate.compare_name)
 
     # -- controller: the run lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        """Open the run in the store (on the first collected leakage case, not for unrelated sessions)."""
+        """Open the run in the store (on the first collected leakage case, not for unrelated
+        sessions) and start its heartbeat. Raises :class:`StoreError` when the store is unusable."""
         if self.started or self.is_worker:
             return
-        try:
-            self.store.start_run(self.run_id, name=self.options.run_name, preset=self.preset.name,
-                                 options=self.run_options())
-        except StoreError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        self.store.start_run(self.run_id, name=self.options.run_name, preset=self.preset.name,
+                             options=self.run_options())
         self.started = True
+        self.heartbeat = Heartbeat(self.store.path, self.run_id).start()
+        self.machine = machine_info(self.config.rootpath)
+        self.store.set_machine(self.run_id, self.machine)
+
+    def note_crash(self, nodeid: str) -> None:
+        """pytest-xdist reports that the worker running ``nodeid`` died; its report follows."""
+        self.crashed.add(nodeid)
 
     def receive(self, report: pytest.TestReport) -> None:
         """Turn a test report of a leakage case into its row in the store."""
+        case_json = dict(report.user_properties).get(CASE_KEY) or self._announced.get(report.nodeid)
+        if case_json is None and report.nodeid in self.crashed:
+            case = case_from_nodeid(report.nodeid, self.cases)  # the worker died before its setup report
+            case_json = json.dumps(case.as_dict()) if case else None
+        if case_json is None or self.store_error:
+            return
+        self._announced[report.nodeid] = case_json
+        status = CRASHED if report.nodeid in self.crashed else phase_status(report)
         props = dict(report.user_properties)
-        if CASE_KEY not in props:
+        try:
+            self.start()
+            if FINGERPRINT_KEY in props and self.fingerprint is None:
+                self.store.set_fingerprint(self.run_id, json.loads(props[FINGERPRINT_KEY]))
+                self.fingerprint = json.loads(props[FINGERPRINT_KEY])
+            self._note_device(props)
+            if LOAD_ERROR_KEY in props:
+                self._note_load_error(report, props[LOAD_ERROR_KEY])
+                status = phase_status(report)  # a repeated load failure now reads as skipped
+            if status is None:
+                return
+            case = json.loads(case_json)
+            key = (case["experiment"], case["case_id"])
+            row = json.loads(props[ROW_KEY]) if ROW_KEY in props else dict(self.rows.get(key, case))
+            row.update(status=status, nodeid=report.nodeid)
+            if status != "passed":
+                row["message"] = failure_message(report)
+            self.store.add_result(self.run_id, row)
+        except StoreError as exc:
+            self._stop(exc)
             return
-        self.start()
-        if FINGERPRINT_KEY in props and self.fingerprint is None:
-            self.fingerprint = json.loads(props[FINGERPRINT_KEY])
-            self.store.set_fingerprint(self.run_id, self.fingerprint)
-        case = json.loads(props[CASE_KEY])
-        key = (case["experiment"], case["case_id"])
-        status = _status(report)
-        if status is None:
-            return
-        row = json.loads(props[ROW_KEY]) if ROW_KEY in props else dict(self.rows.get(key, case))
-        row.update(status=status, nodeid=report.nodeid)
-        if status != "passed":
-            row["message"] = _message(report)
         self.rows[key] = row
-        self.store.add_result(self.run_id, row)
 
-    def finish(self, exitstatus: int) -> bool:
-        """Close the run: baseline gate, report, final status. True when a gate failed."""
+    def _note_device(self, props: dict) -> None:
+        """The GPU and CUDA a worker ran on, added to the run's machine record when new."""
+        if MACHINE_KEY in props:
+            device = json.loads(props[MACHINE_KEY])
+            if device and any(self.machine.get(k) != v for k, v in device.items()):
+                self.machine.update(device)
+                self.store.set_machine(self.run_id, self.machine)
+
+    def _note_load_error(self, report: pytest.TestReport, message: str) -> None:
+        """Keep the first load failure; show a later one (another xdist worker's) as a skip."""
+        if self.load_error is None:
+            self.load_error = message
+            return
+        report.outcome = "skipped"
+        reason = "not run: the pipeline failed to load (reported once, above)"
+        report.longrepr = (report.location[0], report.location[1] or 0, f"Skipped: {reason}")
+
+    def row_of(self, report: pytest.TestReport) -> dict | None:
+        """The recorded row of the case a report belongs to (``None`` for other tests)."""
+        case_json = dict(report.user_properties).get(CASE_KEY) or self._announced.get(report.nodeid)
+        if case_json is None:
+            return None
+        case = json.loads(case_json)
+        return self.rows.get((case["experiment"], case["case_id"]))
+
+    def _stop(self, exc: StoreError) -> None:
+        """A store write failed: record nothing more and end the session after the current test.
+        pytest prints ``shouldfail`` once and exits with code 1; under xdist, whose controller loop
+        does not look at it, the workers are told to shut down after the tests they hold (what
+        xdist itself does for ``--maxfail``, without its "Interrupted" ending)."""
+        self.store_error = str(exc)
+        if self.pytest_session is not None:
+            self.pytest_session.shouldfail = f"leakage: {exc}"
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        if dsession is not None:
+            dsession.triggershutdown()
+
+    def finish(self, exitstatus: int) -> int:
+        """Close the run: baseline gate, final status, report. Returns the session's exit code,
+        which the run's status in the store agrees with."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        try:
+            return self._finish(exitstatus)
+        finally:
+            self.store.close()  # the last connection to close removes SQLite's -wal and -shm files
+
+    def _finish(self, exitstatus: int) -> int:
+        if self.store_error:
+            if self.started:
+                self._close_run("failed", self.store_error)  # may fail too: the run then reads as died
+            return pytest.ExitCode.TESTS_FAILED
         if not self.started:
-            return False
-        gate_failed = False
-        outcome = None
-        if self.gates.baseline is not None and int(exitstatus) != 2:
-            try:
-                outcome = self.gates.baseline.run(self.store, self.run_id)
-            except BaselineError as exc:
-                self.gate_lines.append(f"FAILED: {exc}")
-                gate_failed = True
-            else:
-                self.gate_lines.extend(outcome.lines)
-                gate_failed = outcome.failed
-        if gate_failed and int(exitstatus) == 0:
-            exitstatus = 1
+            return exitstatus
+        if self.load_error and int(exitstatus) == 2:
+            exitstatus = pytest.ExitCode.TESTS_FAILED  # a pipeline that failed to load stops xdist: not an interruption
+        outcome = self._gate() if int(exitstatus) != 2 else None
+        if outcome is not None and outcome.failed and int(exitstatus) == 0:
+            exitstatus = pytest.ExitCode.TESTS_FAILED
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
-        self.store.finish_run(self.run_id, status)
-        report_ok = self._write_report(outcome)
-        return gate_failed or not report_ok
+        if not self._close_run(status, self.load_error):
+            return pytest.ExitCode.TESTS_FAILED
+        written = self._write_report(outcome)
+        if not written and int(exitstatus) == 0:
+            exitstatus = pytest.ExitCode.TESTS_FAILED  # status and exit code agree: failed, 1
+            self._close_run("failed", f"report not written: {self.report_error}")
+        if not self._write_markdown(outcome) and int(exitstatus) == 0:
+            exitstatus = pytest.ExitCode.TESTS_FAILED
+            self._close_run("failed", f"summary not written: {self.summary_error}")
+        return exitstatus
 
-    def _write_report(self, outcome) -> bool:
+    def _gate(self) -> GateOutcome:
+        """Save or compare the baseline; every problem becomes a FAILED line, never a traceback."""
+        try:
+            outcome = self.gates.baseline.run(self.store, self.run_id) if self.gates.baseline else GateOutcome()
+        except (BaselineError, StoreError) as exc:
+            outcome = GateOutcome(lines=[f"FAILED: {exc}"], failed=True)
+        self.gate_lines.extend(outcome.lines)
+        return outcome
+
+    def _close_run(self, status: str, message: str | None = None) -> bool:
+        try:
+            self.store.finish_run(self.run_id, status, message)
+        except StoreError as exc:
+            self.store_error = self.store_error or str(exc)
+            return False
+        return True
+
+    def report_targets(self) -> tuple[Path, Path | None]:
+        """This run's report file and the stable copy of the latest run's (``None`` with
+        ``--leak-report PATH``, which is written alone): ``reports/leakage-RUN.html`` and
+        ``reports/leakage.html`` beside ``reports/leakage.sqlite``. Two sessions on one store,
+        or a partial run after a full one, each keep their own file."""
+        if self.gates.report:
+            return self._rooted(self.gates.report), None
+        store = self.store.path
+        return store.with_name(f"{store.stem}-{self.run_id}.html"), store.with_suffix(".html")
+
+    def _write_markdown(self, outcome) -> bool:
+        """The Markdown summary for CI: ``--leak-summary-md PATH`` and ``$GITHUB_STEP_SUMMARY``."""
+        gate = comparison_markdown(outcome.comparison) if outcome and outcome.comparison else self.gate_lines
+        text = run_summary.markdown(run_summary.summarize(self.rows), run_id=self.run_id, store=self.store.path,
+                                    gate=gate, report=self.report_path)
+        try:
+            if self.options.summary_md:
+                self.summary_path = run_summary.write_markdown(self._rooted(self.options.summary_md), text)
+            run_summary.append_github_summary(text)
+        except OSError as exc:  # the rows are stored already: say so, lose nothing
+            self.summary_error = f"{exc.filename or ''}: {exc.strerror or exc}"
+            return False
+        return True
+
+    def _write_report(self, outcome: GateOutcome | None) -> bool:
         """Write the HTML report; False (and the reason kept for the summary) when it broke."""
         if self.gates.report is None:
             return True
         from harness.report import build_report
 
-        path = self._rooted(self.gates.report) if self.gates.report else self.store.path.with_suffix(".html")
-        failures = [d.as_dict() for d in outcome.comparison.regressions] if outcome and outcome.comparison else None
+        path, latest = self.report_targets()
+        comparison = outcome.comparison if outcome else None
+        failures = [d.as_dict() for d in comparison.regressions] if comparison else None
+        aggregate = [v.as_dict() for v in comparison.aggregate] if comparison else None
         try:
             self.report_path = build_report(self.store.path, run_id=self.run_id, output=path,
-                                            baseline=outcome.baseline if outcome else None, gate_failures=failures)
+                                            baseline=outcome.baseline if outcome else None, gate_failures=failures,
+                                            aggregate=aggregate)
+            if latest is not None:
+                self.latest_report = write_atomic(latest, self.report_path.read_bytes())
         except Exception as exc:  # noqa: BLE001 - the rows are stored already; fail loudly, lose nothing
             self.report_error = f"{type(exc).__name__}: {exc}"
             return False
@@ -205,55 +333,27 @@ class LeakageSession:
     # -- controller: the summary ----------------------------------------------------------------
 
     def summary_lines(self) -> list[str]:
-        if not self.started:
+        if not self.started and not self.store_error:
             return []
-        by_experiment: dict[str, list[dict]] = defaultdict(list)
-        for (experiment, _), row in sorted(self.rows.items()):
-            by_experiment[experiment].append(row)
-        lines = []
-        for experiment, rows in by_experiment.items():
-            counts = defaultdict(int)
-            for row in rows:
-                counts[row["status"]] += 1
-            measured = [r for r in rows if _finite(r.get("mse_outside"))]
-            timed = [r["seconds"] for r in rows if _finite(r.get("seconds"))]
-            text = f"{experiment:<9} {len(rows):>5} cases ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
-            if measured:
-                worst = max(measured, key=lambda r: r["mse_outside"])
-                mean = sum(r["mse_outside"] for r in measured) / len(measured)
-                text += f"  mse_outside mean {mean:.2f}, worst {worst['mse_outside']:.2f} ({worst['case_id']})"
-            if timed:
-                text += f"  {sum(timed) / len(timed):.3f} s/case"
-            lines.append(text)
+        lines = [f"images: ignored {p} (not an image format this harness reads)" for p in self.ignored_images]
+        lines += run_summary.terminal_lines(run_summary.summarize(self.rows))
+        if self.load_error:
+            lines.append("pipeline not loaded: the session stopped after its first case")
         lines.append(f"store: {self.store.path}  run: {self.run_id}")
+        if self.store_error:
+            lines.append(f"results store write FAILED, the session was stopped: {self.store_error}")
+            lines.append(f"{len(self.rows)} rows were recorded before it and are kept: "
+                         f"`leakage --store {self.store.path} export {self.run_id} --csv rows.csv`")
+        elif self.heartbeat is not None and self.heartbeat.error:
+            lines.append(f"heartbeat stopped (readers may take this run for died): {self.heartbeat.error}")
         lines.extend(self.gate_lines)
         if self.report_path:
-            lines.append(f"report: {self.report_path}")
+            latest = f" (latest: {self.latest_report})" if self.latest_report else ""
+            lines.append(f"report: {self.report_path}{latest}")
         if self.report_error:
             lines.append(f"report NOT written: {self.report_error}")
+        if self.summary_path:
+            lines.append(f"summary: {self.summary_path}")
+        if self.summary_error:
+            lines.append(f"summary NOT written: {self.summary_error}")
         return lines
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _status(report: pytest.TestReport) -> str | None:
-    """The case's status from one phase's report, or ``None`` when this phase decides nothing."""
-    if report.when == "call":
-        return report.outcome
-    if report.when == "setup" and report.outcome != "passed":
-        return "skipped" if report.outcome == "skipped" else "error"
-    if report.when == "teardown" and report.outcome == "failed":
-        return "error"
-    return None
-
-
-def _message(report: pytest.TestReport) -> str:
-    if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    text = report.longreprtext or ""
-    # the last line of pytest's text is the most specific one ("E   ValueError: ...")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("E ")]
-    return (errors[0][1:].strip() if errors else (lines[-1] if lines else ""))[:2000]

@@ -1,7 +1,9 @@
 """The results store: one SQLite file, one row per run and one per case.
 
 Only one process writes (the pytest controller), so the store needs no locking beyond SQLite's
-own; WAL mode lets a reader (``leakage runs``, a report) look while a run is writing.
+own; WAL mode lets a reader (``leakage runs``, a report) look while a run is writing. Reading
+opens the file read-only and changes nothing; see :mod:`harness.store_file` for how the file is
+opened and :mod:`harness.liveness` for how a run that died is told from a live one.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import liveness
 from harness.metrics import METRIC_NAMES
+from harness.store_file import StoreError, StoreWriteError, open_for_reading, open_for_writing
+from harness.texture import TEXTURE_NAMES
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA", "RUN_SCHEMA", "new_run_id"]
+__all__ = ["Store", "StoreError", "StoreWriteError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA",
+           "RUN_SCHEMA", "RUN_STATUSES", "new_run_id"]
 
 #: Version 2: columns are declared below and added to older stores in place (see ``_migrate``).
 SCHEMA_VERSION = 2
@@ -45,10 +51,21 @@ RESULT_SCHEMA: dict[str, str] = {
     "edge_profile": "TEXT",
     "artifact": "TEXT",
     "recorded": "TEXT",
+    "mask": "TEXT",  # the mask family (disc, box, strokes-..., user)
+    "area": "REAL",  # the share of the image the family was asked to cover
+    "mask_area": "REAL",  # the share it covers
+    "radius_px": "REAL",  # a disc's radius in pixels as drawn
+    "mitigation": "TEXT",
+    "mitigation_px": "INTEGER",  # the feather, crop padding or dilation in pixels
+    "excess_profile": "TEXT",
+    "texture_profile": "TEXT",
+    **{name: "REAL" for name in TEXTURE_NAMES},
 }
 RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 
-#: Columns of the ``runs`` table, declared and migrated like :data:`RESULT_SCHEMA`.
+#: Columns of the ``runs`` table, declared and migrated like :data:`RESULT_SCHEMA`. ``host`` and
+#: ``pid`` name the recording process and ``heartbeat`` is its last sign of life (see
+#: :mod:`harness.liveness`); ``message`` says why a run failed when no case did.
 RUN_SCHEMA: dict[str, str] = {
     "run_id": "TEXT PRIMARY KEY",
     "name": "TEXT",
@@ -58,31 +75,36 @@ RUN_SCHEMA: dict[str, str] = {
     "preset": "TEXT",
     "fingerprint": "TEXT",
     "options": "TEXT",
+    "machine": "TEXT",  # JSON: Python and library versions, CPU/GPU, the project's git commit
+    "host": "TEXT",
+    "pid": "INTEGER",
+    "heartbeat": "TEXT",
+    "message": "TEXT",
 }
 
+#: What a run's ``status`` can be when read. ``running`` and the finished states are written;
+#: ``died`` is derived when reading (a ``running`` run whose process is gone, see :mod:`harness.liveness`).
+RUN_STATUSES = (liveness.RUNNING, "passed", "failed", "interrupted", "error", liveness.DIED)
+
 #: Columns that hold JSON (lists and dicts), decoded when read.
-_JSON_COLUMNS = ("flags", "edge_profile")
+_JSON_COLUMNS = ("flags", "edge_profile", "excess_profile", "texture_profile")
 _KEY_COLUMNS = ("experiment", "case_id")  # with run_id: the primary key, never added by a migration
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs ({", ".join(f"{c} {t}" for c, t in RUN_SCHEMA.items())});
-CREATE TABLE IF NOT EXISTS results (
+_CREATE = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"CREATE TABLE runs ({', '.join(f'{c} {t}' for c, t in RUN_SCHEMA.items())})",
+    f"""CREATE TABLE results (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     {", ".join(f"{c} {t}" for c, t in RESULT_SCHEMA.items())},
     PRIMARY KEY (run_id, experiment, case_id)
-);
-"""
+)""",
+)
 
 
 def _addable(sql_type: str) -> str:
     """The type of a column added to an existing table: SQLite cannot add a NOT NULL column
     without a default, so old rows hold NULL there."""
     return sql_type.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
-
-
-class StoreError(Exception):
-    """The store file is unusable: another program's database, a newer schema, an unknown run."""
 
 
 def new_run_id() -> str:
@@ -95,7 +117,11 @@ def _now() -> str:
 
 
 class Store:
-    """A results store at ``path`` (created with its parent folder on first write).
+    """A results store at ``path`` (created with its parent folder on the first write).
+
+    Reading methods open the file read-only and never change it; writing methods (the pytest
+    controller's) open it read-write. Every problem with the file is a :class:`StoreError` that
+    names it; a failed write is a :class:`StoreWriteError` and leaves what was written before.
 
     Examples
     --------
@@ -105,88 +131,133 @@ class Store:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # read-write, once this process writes
+        self._reader: sqlite3.Connection | None = None  # read-only, until it does
 
-    # -- connection -------------------------------------------------------------------------
+    # -- connections ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (it reopens on the next call)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close the connections (they reopen on the next call)."""
+        for conn in (self._conn, self._reader):
+            if conn is not None:
+                conn.close()
+        self._conn = self._reader = None
 
-    def _connect(self, *, create: bool) -> sqlite3.Connection:
-        """The store's one connection, opened and checked on first use (a run writes thousands of
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _writer(self, *, create: bool = False) -> sqlite3.Connection:
+        """The read-write connection, opened and set up on first use (a run writes thousands of
         rows: reopening per row cost more than the rows)."""
         if self._conn is None:
-            self._conn = self._open(create=create)
+            self._conn = open_for_writing(self.path, self._set_up, create=create)
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         return self._conn
 
-    def _open(self, *, create: bool) -> sqlite3.Connection:
-        if not create and not self.path.exists():
-            raise StoreError(f"no results store at {self.path}; run `pytest benchmarks` first or pass --store")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _read(self) -> sqlite3.Connection:
+        """The connection to read with: the writer's when this process writes, else read-only."""
+        if self._conn is not None:
+            return self._conn
+        if self._reader is None:
+            self._reader = open_for_reading(self.path, self._check_version)
+        return self._reader
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """Inside the opening transaction: create the schema in an empty file, or check and
+        migrate an existing store."""
+        tables = _tables(conn)
+        if "meta" not in tables:
+            if tables:
+                raise StoreError(f"{self.path} is not a leakage results store (no meta table)")
+            for statement in _CREATE:
+                conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        self._check_version(conn)
+        _migrate(conn)
+
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        """The store's schema version if this harness reads it, else :class:`StoreError`."""
+        if "meta" not in _tables(conn):
+            raise StoreError(f"{self.path} is not a leakage results store (no meta table)")
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         try:
-            conn = sqlite3.connect(self.path)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; commits skip an fsync
-            version = self._schema_version(conn, create=create)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a leakage results store ({exc})") from exc
-        if version != SCHEMA_VERSION:
-            conn.close()
+            version = int(row[0])
+        except (TypeError, ValueError):
+            found = "no schema version" if row is None else f"an unreadable schema version {row[0]!r}"
+            raise StoreError(f"{self.path} has {found} in its meta table; it is not a store this "
+                             "harness wrote, or it is damaged") from None
+        if not 1 <= version <= SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} has schema version {version}, this harness reads version {SCHEMA_VERSION}; "
+                f"{self.path} has schema version {version}, this harness reads versions 1 to {SCHEMA_VERSION}; "
                 "use a new --leak-store path or the matching harness version"
             )
-        return conn
-
-    @staticmethod
-    def _schema_version(conn: sqlite3.Connection, *, create: bool) -> int:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" not in tables:
-            if tables or not create:
-                raise sqlite3.DatabaseError("no meta table")
-            with conn:
-                conn.executescript(_SCHEMA)
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            return SCHEMA_VERSION
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else -1
-        if 1 <= version <= SCHEMA_VERSION:
-            _migrate(conn)
-            return SCHEMA_VERSION
         return version
 
     # -- writing (the pytest controller only) -------------------------------------------------
 
-    def start_run(self, run_id: str, *, name: str | None, preset: str, options: dict) -> None:
-        """Record a run as started (status ``running``)."""
-        conn = self._connect(create=True)
+    def _commit(self, statements: list[tuple[str, tuple]], *, create: bool = False) -> None:
+        """Run ``statements`` in one transaction: the one place the store is written."""
+        conn = self._writer(create=create)
         with conn:
-            conn.execute(
-                "INSERT INTO runs (run_id, name, started, status, preset, options) VALUES (?, ?, ?, 'running', ?, ?)",
-                (run_id, name, _now(), preset, json.dumps(options, sort_keys=True, default=str)),
-            )
+            for sql, params in statements:
+                conn.execute(sql, params)
+
+    def _write(self, statements: list[tuple[str, tuple]], *, create: bool = False) -> None:
+        try:
+            self._commit(statements, create=create)
+        except (sqlite3.Error, OverflowError) as exc:
+            raise StoreWriteError(f"cannot write the results store {self.path}: {exc}") from exc
+
+    def start_run(self, run_id: str, *, name: str | None, preset: str, options: dict) -> None:
+        """Record a run as started (status ``running``) by this process on this host."""
+        now = _now()
+        self._write([(
+            "INSERT INTO runs (run_id, name, started, status, preset, options, host, pid, heartbeat) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, name, now, liveness.RUNNING, preset, json.dumps(options, sort_keys=True, default=str),
+             liveness.this_host(), os.getpid(), now),
+        )], create=True)
+        self.checkpoint()  # the .sqlite file alone now holds the schema and the run
 
     def set_fingerprint(self, run_id: str, fingerprint: dict) -> None:
         """Attach the pipeline's fingerprint to a run."""
-        self._update_run(run_id, "fingerprint = ?", json.dumps(fingerprint, sort_keys=True, default=str))
+        self._write([("UPDATE runs SET fingerprint = ? WHERE run_id = ?",
+                      (json.dumps(fingerprint, sort_keys=True, default=str), run_id))])
 
-    def finish_run(self, run_id: str, status: str) -> None:
-        """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...)."""
-        conn = self._connect(create=False)
-        with conn:
-            conn.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?", (_now(), status, run_id))
+    def set_machine(self, run_id: str, machine: dict) -> None:
+        """Attach the machine and commit info (:func:`harness.machine.machine_info`) to a run."""
+        self._write([("UPDATE runs SET machine = ? WHERE run_id = ?",
+                      (json.dumps(machine, sort_keys=True, default=str), run_id))])
 
-    def _update_run(self, run_id: str, assignment: str, value) -> None:
-        conn = self._connect(create=False)
-        with conn:
-            conn.execute(f"UPDATE runs SET {assignment} WHERE run_id = ?", (value, run_id))
+    def beat(self, run_id: str) -> None:
+        """Refresh a run's heartbeat: its recording process is alive."""
+        self._write([("UPDATE runs SET heartbeat = ? WHERE run_id = ?", (_now(), run_id))])
+
+    def finish_run(self, run_id: str, status: str, message: str | None = None) -> None:
+        """Mark a run finished with ``status`` (``passed``, ``failed``, ``interrupted``, ...) and
+        ``message`` (why, when it failed without a failing case); then move every row from the
+        write-ahead log into the ``.sqlite`` file, so that file alone is the complete store."""
+        now = _now()
+        self._write([("UPDATE runs SET finished = ?, status = ?, message = ?, heartbeat = ? WHERE run_id = ?",
+                      (now, status, message, now, run_id))])
+        self.checkpoint(truncate=True)
+
+    def checkpoint(self, *, truncate: bool = False) -> None:
+        """Copy the write-ahead log into the ``.sqlite`` file (and empty the log with ``truncate``)."""
+        try:
+            self._writer().execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})").fetchall()
+        except sqlite3.Error as exc:
+            raise StoreWriteError(f"cannot write the results store {self.path}: {exc}") from exc
 
     def add_result(self, run_id: str, row: dict) -> None:
-        """Insert or replace one case's row. Unknown keys are an error; missing ones are NULL."""
+        """Insert or replace one case's row (and refresh the run's heartbeat). Unknown keys are an
+        error; missing ones are NULL."""
         unknown = set(row) - set(RESULT_COLUMNS)
         if unknown:
             raise ValueError(f"unknown result columns: {', '.join(sorted(unknown))}")
@@ -196,44 +267,70 @@ class Store:
             if values[col] is not None:
                 values[col] = json.dumps(values[col])
         cols = ("run_id", *RESULT_COLUMNS)
-        conn = self._connect(create=False)
-        with conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                (run_id, *values.values()),
-            )
+        self._write([
+            (f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+             (run_id, *values.values())),
+            ("UPDATE runs SET heartbeat = ? WHERE run_id = ?", (values["recorded"], run_id)),
+        ])
 
     # -- reading ---------------------------------------------------------------------------
 
-    def runs(self) -> pd.DataFrame:
-        """Every run, oldest first, with its number of result rows in ``cases``."""
-        return pd.read_sql_query(
-            f"SELECT {', '.join(f'runs.{c}' for c in RUN_SCHEMA)}, "
+    def _query(self, sql: str, params: tuple = ()) -> tuple[list[str], list[tuple]]:
+        conn = self._read()
+        try:
+            cursor = conn.execute(sql, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the results store {self.path} ({exc}); it may be damaged: "
+                             "`sqlite3 FILE .recover` can save what is left") from exc
+
+    def _select(self, table: str, schema: dict[str, str] | tuple[str, ...]) -> str:
+        """Column list for ``table``: a store written before a column was declared reads NULL
+        there (reading never migrates)."""
+        present = {name for _, name, *_ in self._query(f"PRAGMA table_info({table})")[1]}
+        return ", ".join(f"{table}.{c}" if c in present else f"NULL AS {c}" for c in schema)
+
+    def _run_records(self) -> list[dict]:
+        """Every run as a dict, oldest first; a ``running`` run whose process is gone reads as
+        ``died`` (the one place where that is decided)."""
+        columns, rows = self._query(
+            f"SELECT {self._select('runs', RUN_SCHEMA)}, "
             "(SELECT COUNT(*) FROM results WHERE results.run_id = runs.run_id) AS cases "
-            "FROM runs ORDER BY started, run_id",
-            self._connect(create=False),
+            # `started` has whole seconds and run ids end in a random suffix: within one second
+            # the insertion order (rowid) says which run came last
+            "FROM runs ORDER BY started, runs.rowid"
         )
+        records = [dict(zip(columns, row)) for row in rows]
+        for record in records:
+            record["status"] = liveness.run_status(record["status"], host=record["host"], pid=record["pid"],
+                                                   heartbeat=record["heartbeat"])
+        return records
+
+    def runs(self) -> pd.DataFrame:
+        """Every run, oldest first, with its number of result rows in ``cases``; ``status`` is one
+        of :data:`RUN_STATUSES` (``died`` for a run whose process is gone)."""
+        return pd.DataFrame.from_records(self._run_records(), columns=[*RUN_SCHEMA, "cases"], coerce_float=True)
 
     def latest_run_id(self) -> str:
         """The id of the most recently started run."""
-        runs = self.runs()
-        if runs.empty:
+        records = self._run_records()
+        if not records:
             raise StoreError(f"{self.path} holds no runs yet")
-        return str(runs.run_id.iloc[-1])
+        return str(records[-1]["run_id"])
 
     def run(self, run_id: str | None = None) -> dict:
-        """One run's record as a dict (latest by default); ``fingerprint`` and ``options`` decoded."""
+        """One run's record as a dict (latest by default); ``fingerprint``, ``options`` and
+        ``machine`` decoded (``{}`` when not recorded, e.g. when the pipeline failed to load)."""
         run_id = self._resolve(run_id)
-        runs = self.runs()
-        record = runs[runs.run_id == run_id].iloc[0].to_dict()
-        for key in ("fingerprint", "options"):
-            record[key] = json.loads(record[key]) if record[key] else {}
+        record = next(r for r in self._run_records() if r["run_id"] == run_id)
+        for key in ("fingerprint", "options", "machine"):
+            record[key] = json.loads(record[key]) if isinstance(record[key], str) and record[key] else {}
         return record
 
     def _resolve(self, run_id: str | None) -> str:
         if run_id is None:
             return self.latest_run_id()
-        ids = self.runs().run_id.tolist()
+        ids = [r["run_id"] for r in self._run_records()]
         matches = [r for r in ids if r == run_id] or [r for r in ids if r.startswith(run_id)]
         if len(matches) != 1:
             found = "no run in {} matches" if not matches else f"{len(matches)} runs in {{}} match"
@@ -243,31 +340,31 @@ class Store:
     def frame(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's result rows (latest run by default), JSON columns decoded."""
         run_id = self._resolve(run_id)
-        frame = pd.read_sql_query(
-            f"SELECT run_id, {', '.join(RESULT_COLUMNS)} FROM results WHERE run_id = ? ORDER BY experiment, case_id",
-            self._connect(create=False), params=(run_id,),
+        columns, rows = self._query(
+            f"SELECT results.run_id, {self._select('results', RESULT_COLUMNS)} FROM results "
+            "WHERE results.run_id = ? ORDER BY experiment, case_id",
+            (run_id,),
         )
+        frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
         for col in _JSON_COLUMNS:
             frame[col] = [json.loads(v) if isinstance(v, str) else None for v in frame[col]]
         return frame
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a store of an older (or the same) version up to :data:`SCHEMA_VERSION` in one
-    transaction: add every declared column a table lacks, then record the version."""
-    missing = [
-        (table, column, sql_type)
-        for table, schema in (("runs", RUN_SCHEMA), ("results", RESULT_SCHEMA))
-        for column, sql_type in schema.items()
-        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-    ]
-    current = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-    if not missing and current == str(SCHEMA_VERSION):
-        return
-    with conn:
-        for table, column, sql_type in missing:
-            if column in _KEY_COLUMNS or column == "run_id":
-                raise sqlite3.DatabaseError(f"table {table} has no key column {column}")
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {_addable(sql_type)}")
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store of an older (or the same) version up to :data:`SCHEMA_VERSION`, inside the
+    opening transaction: add every declared column a table lacks, then record the version."""
+    for table, schema in (("runs", RUN_SCHEMA), ("results", RESULT_SCHEMA)):
+        present = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        for column, sql_type in schema.items():
+            if column in present:
+                continue
+            if column in _KEY_COLUMNS or column == "run_id":
+                raise StoreError(f"table {table} has no key column {column}: not a leakage results store")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {_addable(sql_type)}")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND value != ?",
+                 (str(SCHEMA_VERSION), str(SCHEMA_VERSION)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from harness.cases import (
     PRESETS,
     Case,
     ImageSource,
+    attach_user_masks,
     build_cases,
     resolve_images,
     skip_reason,
@@ -22,6 +24,20 @@ from harness.cases import (
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-s[01]\.\d\d-r[01]\.\d\d-seed\d+$")
 FLOOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-r[01]\.\d\d$")
+MASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+-(disc|box|strokes-(thin|medium|thick))-a0\.\d\d-s[01]\.\d\d-seed\d+$")
+
+
+class SDRule:
+    """Stable Diffusion's step rule, written out here: keeps int(steps x strength) steps."""
+
+    def refuses(self, steps: int, strength: float) -> bool:
+        return int(steps * strength) < 1
+
+    def rule(self) -> str:
+        return "int(steps x strength)"
+
+
+RULE = SDRule()
 
 
 def _cases(preset_name, experiment, seeds=(0,)):
@@ -43,7 +59,8 @@ def test_paper_design():
     assert paper.strength_radius == 0.8
     assert paper.radius_strengths == (0.1, 0.5, 0.9)
     assert paper.floor_radius == 0.8
-    assert (paper.scheduler, paper.guidance_scale, paper.prompt) == ("PNDM", 0.0, "")
+    assert (paper.scheduler, paper.guidance_scale, paper.prompt) == ("PNDMScheduler", 0.0, "")
+    assert PRESETS["smoke"].scheduler == "model"  # the folder's own
 
 
 def test_paper_strengths_are_rounded_linspace():
@@ -71,22 +88,22 @@ def test_paper_radii_are_linspace():
 def test_paper_strength_sweep_counts_and_skips():
     cases = _cases("paper", "strength")
     assert len(cases) == 20 * 100
-    skipped = [c for c in cases if skip_reason(c) is not None]
+    skipped = [c for c in cases if skip_reason(c, RULE) is not None]
     assert len(skipped) == 20
     assert {c.strength for c in skipped} == {0.0}
     assert Counter(c.image.name for c in skipped) == Counter(PRESETS["paper"].images)
-    reason = skip_reason(skipped[0])
+    reason = skip_reason(skipped[0], RULE)
     assert "strength 0" in reason
     assert "200 steps" in reason
     # the smallest positive strength runs: int(200 * 0.01) = 2 steps
-    assert all(skip_reason(c) is None for c in cases if c.strength == 0.01)
+    assert all(skip_reason(c, RULE) is None for c in cases if c.strength == 0.01)
     assert all(c.radius == 0.8 and c.steps == 200 and c.seed == 0 for c in cases)
 
 
 def test_paper_radius_sweep_counts():
     cases = _cases("paper", "radius")
     assert len(cases) == 20 * 50 * 3
-    assert all(skip_reason(c) is None for c in cases)  # int(200 * 0.1) = 20 steps
+    assert all(skip_reason(c, RULE) is None for c in cases)  # int(200 * 0.1) = 20 steps
     assert Counter(c.strength for c in cases) == {0.1: 1000, 0.5: 1000, 0.9: 1000}
     assert len({c.radius for c in cases}) == 50
 
@@ -96,7 +113,7 @@ def test_paper_floor_cases():
     assert len(cases) == 20
     assert all(c.strength is None and c.seed is None for c in cases)
     assert all(c.radius == 0.8 for c in cases)
-    assert all(skip_reason(c) is None for c in cases)
+    assert all(skip_reason(c, RULE) is None for c in cases)
     assert [c.case_id for c in cases] == [f"{name}-r0.80" for name in PRESETS["paper"].images]
 
 
@@ -105,7 +122,7 @@ def test_paper_floor_cases():
 def test_ids_unique_and_readable(preset, experiment):
     ids = [c.case_id for c in _cases(preset, experiment, seeds=(0, 1))]
     assert len(ids) == len(set(ids))
-    pattern = FLOOR_ID_PATTERN if experiment == "floor" else ID_PATTERN
+    pattern = {"floor": FLOOR_ID_PATTERN, "masks": MASK_ID_PATTERN}.get(experiment, ID_PATTERN)
     for case_id in ids:
         assert pattern.match(case_id), case_id
         assert " " not in case_id and "[" not in case_id and "::" not in case_id
@@ -144,9 +161,9 @@ def test_smoke_preset_is_small():
 
 
 def test_smoke_shows_a_reported_skip():
-    skipped = [c for c in _cases("smoke", "strength") if skip_reason(c)]
+    skipped = [c for c in _cases("smoke", "strength") if skip_reason(c, RULE)]
     assert skipped and {c.strength for c in skipped} == {0.0}
-    assert all(skip_reason(c) is None for c in _cases("smoke", "radius"))
+    assert all(skip_reason(c, RULE) is None for c in _cases("smoke", "radius"))
 
 
 def test_presets_are_named_by_their_keys():
@@ -164,12 +181,26 @@ def test_presets_are_named_by_their_keys():
 )
 def test_skip_reason(steps, strength, skipped):
     case = Case("strength", ImageSource("coffee"), 0.8, strength, 0, steps)
-    reason = skip_reason(case)
+    reason = skip_reason(case, RULE)
     if skipped:
-        assert reason is not None
-        assert f"strength {strength:g}" in reason and f"{steps} steps" in reason
+        assert reason == (f"strength {strength:g} with {steps} steps leaves 0 denoising steps in "
+                          "int(steps x strength): nothing would be inpainted")
     else:
         assert reason is None
+
+
+def test_skip_reason_asks_the_pipelines_rule_not_a_formula():
+    class FlowRule:  # flow matching keeps n - int(n - n x s): 1 step at 10 x 0.05
+        def refuses(self, steps, strength):
+            return steps - int(steps - steps * strength) < 1
+
+        def rule(self):
+            return "flow"
+
+    case = Case("strength", ImageSource("coffee"), 0.8, 0.05, 0, 10)
+    assert skip_reason(case, RULE) is not None and skip_reason(case, FlowRule()) is None
+    floor = Case("floor", ImageSource("coffee"), 0.8, None, None, 10)
+    assert skip_reason(floor, RULE) is None
 
 
 # -- build_cases ------------------------------------------------------------------------------------
@@ -225,6 +256,10 @@ def test_case_as_dict():
         "strength": 0.42,
         "seed": 3,
         "steps": 200,
+        "mask": "disc",
+        "area": None,
+        "mitigation": None,
+        "mitigation_px": None,
         "case_id": "coffee-s0.42-r0.80-seed3",
     }
 
@@ -296,4 +331,64 @@ def test_resolve_duplicates(tmp_path):
 
 
 def test_experiments():
-    assert EXPERIMENTS == ("strength", "radius", "floor")
+    assert EXPERIMENTS == ("strength", "radius", "floor", "masks", "mitigation")
+
+
+# -- the masks and mitigation experiments ----------------------------------------------------------
+
+
+def test_smoke_adds_a_handful_of_mask_and_mitigation_cases_on_its_first_image():
+    masks_cases, mitigation_cases = _cases("smoke", "masks"), _cases("smoke", "mitigation")
+    assert [c.case_id for c in masks_cases] == [
+        f"coffee-{family}-a0.20-s0.50-seed0" for family in ("disc", "box", "strokes-thin", "strokes-medium",
+                                                              "strokes-thick")]
+    assert [c.case_id for c in mitigation_cases] == [
+        f"coffee-{name}-s{s:.2f}-r0.50-seed0" for s in (0.5, 1.0) for name in ("none", "paste", "blend", "crop", "dilate")]
+    widths = {c.mitigation: c.mitigation_px for c in mitigation_cases}
+    assert widths == {"none": None, "paste": None, "blend": 4, "crop": 8, "dilate": None}
+    assert all(c.radius is None and c.area == 0.2 for c in masks_cases)
+
+
+def test_paper_masks_and_mitigations_cover_every_image():
+    paper = PRESETS["paper"]
+    assert paper.resize == "study" and PRESETS["smoke"].resize == "crop"
+    masks_cases = _cases("paper", "masks")
+    assert len(masks_cases) == 20 * 5 * len(paper.mask_areas) * len(paper.mask_strengths)
+    assert {c.area for c in masks_cases} == set(paper.mask_areas)
+    assert len(_cases("paper", "mitigation")) == 20 * 2 * 5
+    assert "motorcycle-strokes-thin-a0.30-s0.90-seed0" in {c.case_id for c in masks_cases}
+
+
+def test_user_masks_add_a_user_case_per_image_and_strength(tmp_path):
+    folder = _write_images(tmp_path / "photos", ["holiday.png", "garden.jpg"])
+    masks_folder = tmp_path / "masks"
+    masks_folder.mkdir()
+    for stem in ("holiday", "garden", "coffee"):
+        values = np.zeros((16, 24), np.uint8)
+        values[4:12, 6:18] = 255
+        Image.fromarray(values).save(masks_folder / f"{stem}.png")
+    sources = attach_user_masks(resolve_images(["coffee", str(folder)]), str(masks_folder))
+    assert [Path(s.mask).name for s in sources] == ["coffee.png", "garden.png", "holiday.png"]
+    cases = build_cases("masks", PRESETS["smoke"], sources, steps=10, seeds=[0, 1])
+    user = [c.case_id for c in cases if c.mask == "user"]
+    assert user == [f"{name}-user-s0.50-seed{seed}" for name in ("coffee", "garden", "holiday") for seed in (0, 1)]
+    assert len(cases) == 5 * 2 + len(user)  # the built-in families still run on the first image only
+
+
+def test_user_masks_errors_name_the_problem(tmp_path):
+    masks_folder = tmp_path / "masks"
+    masks_folder.mkdir()
+    Image.fromarray(np.zeros((16, 24), np.uint8)).save(masks_folder / "coffee.png")
+    with pytest.raises(ValueError, match=r"no mask for image\(s\) astronaut"):
+        attach_user_masks(resolve_images(["coffee", "astronaut"]), str(masks_folder))
+    with pytest.raises(ValueError, match="coffee.png is empty"):
+        attach_user_masks(resolve_images(["coffee"]), str(masks_folder))
+
+
+def test_mask_and_mitigation_ids():
+    source = ImageSource("coffee")
+    assert Case("masks", source, None, 0.5, 0, 10, mask="strokes-thin", area=0.2).case_id == \
+        "coffee-strokes-thin-a0.20-s0.50-seed0"
+    assert Case("masks", source, None, 0.9, 2, 10, mask="user").case_id == "coffee-user-s0.90-seed2"
+    assert Case("mitigation", source, 0.5, 1.0, 0, 10, mitigation="blend", mitigation_px=4).case_id == \
+        "coffee-blend-s1.00-r0.50-seed0"

@@ -451,3 +451,50 @@ def test_prepare_bad_sizes(kwargs, message):
 def test_prepare_bad_image(image, message):
     with pytest.raises(ValueError, match=message):
         prepare(image, max_side=256, multiple=8)
+
+
+# -- the study's preparation ---------------------------------------------------------------------------
+
+
+def _study_size(height: int, width: int, max_side: int = 650) -> tuple[int, int]:
+    """The study's sizes, spelled out: scale the longest side to max_side, floor, floor to 32."""
+    longest = max(height, width)
+    scale = min(1.0, max_side / longest)
+    return tuple(int(int(side * scale + 1e-9) / 32) * 32 for side in (height, width))
+
+
+@pytest.mark.parametrize(("height", "width", "expected"), [(3000, 4000, (480, 640)), (4000, 3000, (640, 480)),
+                                                           (500, 741, (416, 640)), (300, 451, (288, 448)),
+                                                           (1411, 1411, (640, 640))])
+def test_study_sizes(height, width, expected):
+    assert _study_size(height, width) == expected
+    plan = images.plan_preparation(height, width, max_side=650, multiple=8, resize="study")
+    assert plan.size == expected and plan.scaled == expected and plan.box[:2] == (0, 0)
+
+
+def test_paper_preparation_of_motorcycle_and_a_large_photo_is_the_study_s():
+    motorcycle = load_bundled("motorcycle")
+    assert motorcycle.shape[:2] == (500, 741)
+    prepared = prepare(motorcycle, max_side=650, multiple=8, resize="study")
+    # one bicubic resize of the whole picture to 416 x 640: a stretch (aspect 1.538 vs 1.482), no crop
+    expected = np.asarray(Image.fromarray(motorcycle).resize((640, 416), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(prepared, expected)
+    rng = np.random.default_rng(0)
+    large = rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    assert prepare(large, max_side=650, multiple=8, resize="study").shape == (480, 640, 3)
+
+
+def test_study_sides_are_multiples_of_32_and_of_the_vae_factor():
+    assert prepare(np.zeros((100, 100, 3), np.uint8), max_side=650, multiple=8, resize="study").shape == (96, 96, 3)
+    # a factor of 48 makes the step lcm(32, 48) = 96
+    assert images.plan_preparation(500, 741, max_side=650, multiple=48, resize="study").size == (384, 576)
+    with pytest.raises(ValueError, match="side shorter than 32 pixels"):
+        images.plan_preparation(20, 200, max_side=650, multiple=8, resize="study")
+    with pytest.raises(ValueError, match="resize must be one of crop, study, got 'stretch'"):
+        images.plan_preparation(200, 200, max_side=650, multiple=8, resize="stretch")
+
+
+def test_crop_plan_matches_prepare():
+    plan = images.plan_preparation(400, 600, max_side=128, multiple=8)
+    assert plan.scaled == (85, 128) and plan.box == (2, 0, 80, 128) and plan.size == (80, 128)
+    assert prepare(load_bundled("coffee"), max_side=128, multiple=8).shape[:2] == plan.size

@@ -17,6 +17,13 @@ def test_defaults_when_nothing_is_configured():
     assert options.pipeline == "tiny" and options.preset == "smoke" and options.store == "reports/leakage.sqlite"
     assert options.seeds == 1 and options.device == "auto" and options.paste_back is False
     assert options.threads == 1  # the same in every process, whatever the core count
+    assert options.pipeline_class is None and options.scheduler is None  # the folder's class; the preset's scheduler
+
+
+def test_pipeline_class_and_scheduler_from_the_tool_table():
+    tool = {"pipeline_class": "FluxFillPipeline", "scheduler": "DDIMScheduler"}
+    options = resolve_options(NO_CLI, {}, tool)
+    assert (options.pipeline_class, options.scheduler) == ("FluxFillPipeline", "DDIMScheduler")
 
 
 def test_command_line_beats_ini_beats_tool_table():
@@ -36,6 +43,9 @@ def test_images_list_in_toml_and_flags_from_strings():
     ({"preset": "huge"}, r"\[tool.leakage\] preset: 'huge' is not one of: smoke, paper"),
     ({"paste_back": "maybe"}, "expected true or false"),
     ({"colour": "red"}, r"\[tool.leakage\] has unknown keys: colour"),
+    ({"pipeline_class": "KandinskyV22InpaintPipeline"},
+     r"\[tool.leakage\] pipeline_class: pipeline class KandinskyV22InpaintPipeline is not supported: Kandinsky"),
+    ({"scheduler": "PNDM scheduler"}, r"\[tool.leakage\] scheduler: 'PNDM scheduler' is not a scheduler class name"),
 ])
 def test_bad_config_values_name_their_source(tool, message):
     with pytest.raises(ValueError, match=message):

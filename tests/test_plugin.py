@@ -40,12 +40,16 @@ def test_k_selects_by_image_and_strength(leak_project):
 
 def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
     result = leak_project.runpytest("benchmarks", "-k", "strength", *FAST)
-    # strengths 0.0, 0.1 and 0.2 give int(4 x s) = 0 steps: reported as skipped, with the reason
+    # strengths 0.0, 0.1 and 0.2 leave int(4 x s) = 0 steps in SD's get_timesteps: skipped, with the reason
     result.assert_outcomes(passed=8, skipped=3)
     result.stdout.fnmatch_lines(["*inpainting leakage*", "strength*11 cases (8 passed, 3 skipped)*", "store: *"])
-    report = leak_project.path / "reports" / "leakage.html"
-    assert result.outlines[-1] == f"leakage report: {report}" and report.stat().st_size > 0
+    # the session closed the store: the write-ahead log is in the .sqlite file, which is the whole store
+    assert not (leak_project.path / "reports" / "leakage.sqlite-wal").exists()
     store = Store(leak_project.path / "reports" / "leakage.sqlite")
+    # the run's own report, and the stable copy of the latest run's
+    report = leak_project.path / "reports" / f"leakage-{store.latest_run_id()}.html"
+    assert result.outlines[-1] == f"leakage report: {report}" and report.stat().st_size > 0
+    assert (leak_project.path / "reports" / "leakage.html").read_bytes() == report.read_bytes()
     frame = store.frame()
     assert len(frame) == 11 and frame.case_id.is_unique
     assert sorted(frame.status) == ["passed"] * 8 + ["skipped"] * 3
@@ -64,7 +68,9 @@ def test_strength_run_records_one_row_per_case_with_true_metrics(leak_project):
         assert row.steps_run >= 1 and row.seconds > 0
     run = store.run()
     assert run["status"] == "passed" and run["preset"] == "smoke"
-    assert run["fingerprint"]["unet_in_channels"] == 4
+    assert run["fingerprint"]["denoiser"]["in_channels"] == 4
+    # the smoke preset keeps the scheduler the folder ships, and records which one ran
+    assert run["fingerprint"]["scheduler_class"] == run["options"]["scheduler"] == "PNDMScheduler"
 
 
 def test_xdist_gives_the_same_rows_as_one_process(leak_project):
@@ -135,7 +141,7 @@ def test_constant_output_fails_but_is_recorded_and_flagged(leak_project):
         def test_strength(leak_case, blank, leak_measure):
             leak_measure(leak_case)
     """})
-    result = leak_project.runpytest("benchmarks", "-k", "s1.00", *FAST)
+    result = leak_project.runpytest("benchmarks", "-k", "strength and s1.00", *FAST)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*coffee-s1.00-r0.80-seed0: output is a constant image*"])
     row = Store(leak_project.path / "reports" / "leakage.sqlite").frame().iloc[0]
@@ -180,7 +186,8 @@ def test_help_shows_the_options_in_one_group(leak_project):
     text = result.stdout.str()
     group = text[text.index("inpainting leakage"):]
     for option in ("--leak-pipeline", "--leak-preset", "--leak-images", "--leak-max-side", "--leak-steps",
-                   "--leak-seed", "--leak-seeds", "--leak-device", "--leak-dtype", "--leak-store", "--leak-run-name"):
+                   "--leak-seed", "--leak-seeds", "--leak-device", "--leak-dtype", "--leak-store", "--leak-run-name",
+                   "--leak-resize", "--leak-masks"):
         assert option in group
 
 
@@ -193,3 +200,107 @@ def test_paper_preset_collects_the_study_design(leak_project):
     assert len(set(nodeids)) == len(nodeids)
     assert not (leak_project.path / "reports").exists()  # collecting records no run
     assert sum(n.endswith("-s0.00-r0.80-seed0]") for n in by_test["strength"]) == 20
+
+
+# -- masks, mitigations and the excess over the floor -------------------------------------------------
+
+
+def _frame(project) -> "pd.DataFrame":  # noqa: F821 - pandas comes with the store
+    return Store(project.path / "reports" / "leakage.sqlite").frame().set_index("case_id")
+
+
+def test_mitigations_on_smoke(leak_project):
+    result = leak_project.runpytest("benchmarks", "-k", "mitigation", *FAST)
+    result.assert_outcomes(passed=10)
+    rows = _frame(leak_project)
+    for strength in ("0.50", "1.00"):
+        row = {name: rows.loc[f"coffee-{name}-s{strength}-r0.50-seed0"] for name in
+               ("none", "paste", "blend", "crop", "dilate")}
+        assert row["paste"].mse_outside == 0.0 and row["crop"].mse_outside == 0.0  # exactly
+        assert 0.0 < row["blend"].mse_outside < row["none"].mse_outside
+        assert row["paste"].seam > 0
+        assert row["blend"].mitigation_px == 4 and row["crop"].mitigation_px == 8 and row["dilate"].mitigation_px == 8
+        # paste and blend post-process the very call that none measured
+        assert row["paste"].seconds == row["blend"].seconds == row["none"].seconds
+        assert row["none"].mse_excess == pytest.approx(row["none"].mse_outside - row["none"].mse_floor)
+
+
+def test_masks_experiment_with_user_masks(leak_project):
+    photos, mask_dir = leak_project.mkdir("photos"), leak_project.mkdir("my-masks")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (96, 144, 3), dtype=np.uint8)).save(photos / "holiday.png")
+    values = np.zeros((48, 72), np.uint8)  # half resolution: fitted with nearest neighbour
+    values[10:30, 20:50] = 255
+    Image.fromarray(values).save(mask_dir / "holiday.png")
+    args = ["--leak-images", str(photos), "--leak-masks", "my-masks", *FAST[2:]]
+    ids = _collected_ids(leak_project.runpytest("benchmarks", "-k", "masks", "--collect-only", "-q", *args))
+    assert ids == [f"holiday-{f}-a0.20-s0.50-seed0" for f in ("disc", "box", "strokes-thin", "strokes-medium",
+                                                             "strokes-thick")] + ["holiday-user-s0.50-seed0"]
+    leak_project.runpytest("benchmarks", "-k", "masks", *args).assert_outcomes(passed=6)
+    rows = _frame(leak_project)
+    # the image's plan: 96x144 -> 43x64 (longest side 64) -> rows 1..40 (multiples of 8); the mask
+    # goes to the image's size, then the same way, all by nearest neighbour
+    full = Image.fromarray(values).resize((144, 96), Image.Resampling.NEAREST)
+    expected = np.asarray(full.resize((64, 43), Image.Resampling.NEAREST))[1:41] > 0
+    assert rows.loc["holiday-user-s0.50-seed0"].mask_area == pytest.approx(expected.mean())
+    assert (abs(rows.mask_area[rows["mask"] != "user"] - 0.2) <= 0.02).all()
+    assert Store(leak_project.path / "reports" / "leakage.sqlite").run()["options"]["masks"] == "my-masks"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (None, "*leakage: --leak-masks * has no mask for image(s) coffee (a mask pairs with an image by file stem*"),
+    (np.arange(64, dtype=np.uint8).reshape(8, 8), "*leakage: mask *coffee.png is not binary: it has 64 grey levels*"),
+])
+def test_bad_user_masks_stop_the_session_before_anything_runs(leak_project, values, message):
+    folder = leak_project.mkdir("m")
+    Image.fromarray(values if values is not None else np.zeros((8, 8), np.uint8)).save(
+        folder / ("coffee.png" if values is not None else "other.png"))
+    result = leak_project.runpytest("benchmarks", "-k", "masks", "--leak-masks", "m", *FAST)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert not (leak_project.path / "reports").exists()
+
+
+def test_mse_excess_subtracts_the_round_trip_computed_here(leak_project):
+    from harness.pipelines import load_inpainter
+
+    leak_project.runpytest("benchmarks", "-k", "s0.80 and strength", *FAST).assert_outcomes(passed=1)
+    row = Store(leak_project.path / "reports" / "leakage.sqlite").frame().iloc[0]
+    root = leak_project.path / "reports"
+    original = np.asarray(Image.open(root / "artifacts" / row.run_id / "originals" / "coffee.png"))
+    output = np.asarray(Image.open(root / row.artifact), np.float64)
+    floor = load_inpainter("tiny", device="cpu").vae_roundtrip(original).astype(np.float64)
+    outside = ~masks.disc_mask(row.height, row.width, row.radius)
+    floor_mse = ((floor - original) ** 2)[outside].sum() / (3 * outside.sum())
+    total = ((output - original) ** 2)[outside].sum() / (3 * outside.sum())
+    assert row.mse_floor == pytest.approx(floor_mse, rel=1e-6)
+    assert row.mse_excess == pytest.approx(total - floor_mse, rel=1e-6)
+    assert row.mse_excess != pytest.approx(row.mse_outside)  # the floor is not nothing
+
+
+def test_study_resize_prepares_to_multiples_of_32(leak_project):
+    leak_project.runpytest("benchmarks", "-k", "floor", "--leak-resize", "study", *FAST).assert_outcomes(passed=1)
+    store = Store(leak_project.path / "reports" / "leakage.sqlite")
+    row = store.frame().iloc[0]
+    # coffee 400x600 -> longest side 64 -> 42x64 -> floored to 32x64; radius 0.8 x 16 = 12.8 -> 12 px
+    assert (row.height, row.width, row.radius_px) == (32, 64, 12.0)
+    assert store.run()["options"]["resize"] == "study"
+
+
+def test_crop_on_a_pipeline_without_padding_mask_crop_is_skipped_and_recorded(leak_project):
+    leak_project.makepyfile(**{"benchmarks/test_mitigation": """
+        import pytest
+        pytestmark = pytest.mark.leakage("mitigation")
+
+        @pytest.fixture
+        def no_crop(inpainter, monkeypatch):
+            monkeypatch.setattr(inpainter, "accepts", lambda name: False)
+
+        def test_mitigation(leak_case, no_crop, leak_measure):
+            leak_measure(leak_case)
+    """})
+    result = leak_project.runpytest("benchmarks", "-k", "crop", *FAST)
+    result.assert_outcomes(skipped=2)
+    rows = _frame(leak_project)
+    assert list(rows.status) == ["skipped", "skipped"] and list(rows.mitigation_px) == [8, 8]
+    assert all(m == "StableDiffusionInpaintPipeline.__call__ takes no padding_mask_crop" for m in rows.message)

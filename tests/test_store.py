@@ -118,3 +118,13 @@ def test_a_version_1_store_gains_new_columns_in_place_and_keeps_its_rows(tmp_pat
     assert store.frame("new").artifact.tolist() == ["x.png"]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_the_latest_run_is_the_last_started_even_within_one_second(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    # same second, and the later run's random suffix sorts first
+    store.start_run("20260101-000000-ffffff", name=None, preset="smoke", options={})
+    store.start_run("20260101-000000-000000", name=None, preset="smoke", options={})
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE runs SET started = '2026-01-01T00:00:00+00:00'")
+    assert Store(store.path).latest_run_id() == "20260101-000000-000000"

@@ -4,46 +4,47 @@ One engine owns the lifecycle (as pytest-regressions does): a missing baseline f
 command writes it; a mismatch writes ``NAME.obtained.json`` beside it and fails with every
 difference; ``--leak-update-baseline`` rewrites it on purpose. A baseline is plain JSON::
 
-    {"schema": 1, "name": ..., "created": ..., "preset": ..., "options": {...}, "fingerprint": {...},
+    {"schema": 2, "name": ..., "created": ..., "run_id": ..., "preset": ..., "options": {...},
+     "fingerprint": {...}, "machine": {...}, "seeds": [0, 1, 2],
      "cases": {"strength/coffee-s0.20-r0.80-seed0": {"experiment": ..., "case_id": ..., "image": ...,
                "strength": ..., "radius": ..., "seed": ..., "metrics": {...}, "seconds": ...}}}
+
+``cases`` holds one entry per case *and seed* the run measured: the noise-aware gate pools them.
+Schema 2 adds ``seeds`` (the seeds the run measured, so a seed shift is told from missing cases)
+and ``machine``; every metric value is a finite number (``psnr_outside`` may be ``"inf"``: nothing
+changed). Schema 1 files are still read: their seeds come from the cases.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from harness.atomic import write_atomic
-from harness.gate.tolerance import Tolerance
 from harness.store import Store
 
 __all__ = [
     "BASELINE_SCHEMA",
+    "READABLE_SCHEMAS",
     "BaselineError",
-    "Comparison",
-    "Difference",
     "baseline_path",
     "baseline_from_store",
+    "case_seeds",
     "write_baseline",
     "load_baseline",
     "validate_baseline",
-    "compare",
-    "fingerprint_changes",
-    "fingerprint_diff",
 ]
 
-BASELINE_SCHEMA = 1
+BASELINE_SCHEMA = 2
+READABLE_SCHEMAS = (1, 2)
 
-# Options that change what a number means: a baseline recorded under others is not comparable.
-COMPARABLE_OPTIONS = ("max_side", "steps", "paste_back", "guidance_scale", "prompt", "scheduler")
 _CASE_FIELDS = ("experiment", "case_id", "image", "strength", "radius", "seed")
-_METRICS = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "n_outside")
+_METRICS = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "n_outside",
+            "color_shift_outside", "ssim_outside", "detail_loss_outside", "seam", "mse_floor", "mse_excess")
 
 
 class BaselineError(Exception):
@@ -69,7 +70,10 @@ def baseline_from_store(store: Store, run_id: str | None = None, *, name: str) -
         if _missing(row.get("mse_outside")):
             continue
         case = {k: _plain(row[k]) for k in _CASE_FIELDS}
-        case["metrics"] = {m: _plain(row[m]) for m in _METRICS}
+        if case["seed"] is not None:
+            case["seed"] = int(case["seed"])  # a float in the frame when the floor's seeds are NULL
+        # an unmeasured metric (mse_inside of an empty mask) is left out, never written as null
+        case["metrics"] = {m: _plain(row[m]) for m in _METRICS if not _missing(row.get(m))}
         case["seconds"] = _plain(row["seconds"])
         cases[f"{row['experiment']}/{row['case_id']}"] = case
     return {
@@ -80,12 +84,20 @@ def baseline_from_store(store: Store, run_id: str | None = None, *, name: str) -
         "preset": run["preset"],
         "options": run["options"],
         "fingerprint": run["fingerprint"],
+        "machine": run.get("machine") or {},
+        "seeds": case_seeds(cases),
         "cases": dict(sorted(cases.items())),
     }
 
 
+def case_seeds(cases: dict) -> list[int]:
+    """The distinct seeds of a baseline's cases (the floor's seed-free cases have none)."""
+    seeds = (case.get("seed") for case in cases.values())
+    return sorted({int(s) for s in seeds if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)})
+
+
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _plain(value):
@@ -100,140 +112,66 @@ def _plain(value):
 
 
 def write_baseline(document: dict, path: Path) -> Path:
-    """Write a baseline (or an ``.obtained`` file) as stable, diff-friendly JSON."""
-    return write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    """Write a baseline (or an ``.obtained`` file) as stable, diff-friendly JSON; a path that
+    cannot be written is a :class:`BaselineError` naming it (the old file, if any, is kept)."""
+    try:
+        return write_atomic(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc
 
 
 def load_baseline(path: Path) -> dict:
     """Read and validate a baseline file; every problem is a :class:`BaselineError` naming the file."""
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline {path} does not exist")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:  # a folder, no permission, an I/O error
+        raise BaselineError(f"baseline {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON ({exc}); delete it or rewrite it") from None
     return validate_baseline(document, str(path))
 
 
 def validate_baseline(document, source: str = "baseline") -> dict:
-    """``document`` if it is a baseline this harness reads, else :class:`BaselineError` naming ``source``."""
+    """``document`` if it is a baseline this harness reads, else :class:`BaselineError` naming ``source``.
+
+    Every metric value must be a finite number (``psnr_outside`` may also be ``"inf"``, what an
+    unchanged output gives): a null or NaN would otherwise silently drop out of the comparison.
+    """
     if not isinstance(document, dict) or "schema" not in document or not isinstance(document.get("cases"), dict):
         raise BaselineError(f"{source} is not a leakage baseline (no schema and cases)")
-    if document["schema"] != BASELINE_SCHEMA:
+    if document["schema"] not in READABLE_SCHEMAS:
         raise BaselineError(
-            f"baseline {source} has schema {document['schema']!r}; this harness reads schema {BASELINE_SCHEMA}: "
-            "rewrite it with --leak-update-baseline"
+            f"baseline {source} has schema {document['schema']!r}; this harness reads schema "
+            f"{' or '.join(map(str, READABLE_SCHEMAS))}: rewrite it with --leak-update-baseline"
         )
+    for key, expected in (("name", str), ("options", dict), ("fingerprint", (dict, type(None)))):
+        if not isinstance(document.get(key), expected):
+            wanted = {"name": "a string", "options": "a table", "fingerprint": "a table"}[key]
+            found = "it is missing" if key not in document else f"found {document[key]!r}"
+            raise BaselineError(f"baseline {source}: key {key!r} must be {wanted}, {found}")
     for key, case in document["cases"].items():
         if not isinstance(case, dict) or not isinstance(case.get("metrics"), dict):
             raise BaselineError(f"baseline {source}: case {key!r} has no metrics table")
+        for metric, value in case["metrics"].items():
+            problem = _not_finite(metric, value)
+            if problem:
+                raise BaselineError(f"baseline {source}: case {key!r} metric {metric} is {problem}; "
+                                    "every metric value must be a finite number")
     return document
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One case's metric beyond its tolerance."""
-
-    key: str
-    metric: str
-    baseline: float
-    current: float
-    tolerance: Tolerance
-
-    @property
-    def change(self) -> float:
-        return self.current - self.baseline
-
-    def as_dict(self) -> dict:
-        return {"key": self.key, "metric": self.metric, "baseline": self.baseline, "current": self.current,
-                "change": self.change, "tolerance": self.tolerance.describe()}
-
-
-@dataclass
-class Comparison:
-    """Everything a comparison found; ``failed`` when any gate must stop the session."""
-
-    name: str
-    path: Path
-    compared: int = 0
-    regressions: list[Difference] = field(default_factory=list)
-    improvements: list[Difference] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-    fingerprint_changes: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.regressions or self.problems)
-
-
-def refuse_incomparable(baseline: dict, current: dict, path: Path) -> None:
-    """Raise :class:`BaselineError` when the baseline was measured under another design."""
-    if baseline.get("preset") != current.get("preset"):
-        raise BaselineError(
-            f"baseline {path} was recorded with preset {baseline.get('preset')!r}, this run uses "
-            f"{current.get('preset')!r}: compare like with like, or save a baseline for this preset"
-        )
-    differing = [
-        f"{key} {baseline['options'].get(key)!r} -> {current['options'].get(key)!r}"
-        for key in COMPARABLE_OPTIONS
-        if baseline.get("options", {}).get(key) != current.get("options", {}).get(key)
-    ]
-    if differing:
-        raise BaselineError(f"baseline {path} was measured under other settings: {'; '.join(differing)}")
-
-
-def compare(baseline: dict, current: dict, tolerances: dict[str, Tolerance], *, path: Path) -> Comparison:
-    """Compare every case of ``current`` with ``baseline`` on each metric that has a tolerance."""
-    refuse_incomparable(baseline, current, path)
-    result = Comparison(baseline.get("name", path.stem), path)
-    base_cases, now_cases = baseline["cases"], current["cases"]
-    result.new = sorted(set(now_cases) - set(base_cases))
-    result.gone = sorted(set(base_cases) - set(now_cases))
-    for key in sorted(set(base_cases) & set(now_cases)):
-        result.compared += 1
-        for metric, tol in tolerances.items():
-            before = _number(base_cases[key]["metrics"].get(metric))
-            after = _number(now_cases[key]["metrics"].get(metric))
-            if before is None or after is None:
-                continue
-            verdict = tol.judge(before, after)
-            if verdict == "worse":
-                result.regressions.append(Difference(key, metric, before, after, tol))
-            elif verdict == "better":
-                result.improvements.append(Difference(key, metric, before, after, tol))
-    if result.compared == 0:
-        result.problems.append(f"no case of this run is in baseline {path}: nothing was compared")
-    result.fingerprint_changes = fingerprint_diff(baseline.get("fingerprint") or {}, current.get("fingerprint") or {})
-    return result
-
-
-def _number(value) -> float | None:
-    if value is None:
+def _not_finite(metric: str, value) -> str | None:
+    """What is wrong with a baseline's metric value, or ``None`` when it is usable."""
+    if metric == "psnr_outside" and value in ("inf", math.inf):
         return None
-    return float(value)  # "inf" strings parse too
-
-
-def fingerprint_changes(before: dict, after: dict, prefix: str = "") -> list[tuple[str, object, object]]:
-    """``(key, before, after)`` for every fingerprint entry that differs; nested dicts (the
-    scheduler config) are compared key by key, as ``scheduler_config.steps_offset``."""
-    changes = []
-    for key in sorted(set(before) | set(after)):
-        a, b = before.get(key), after.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            changes.extend(fingerprint_changes(a, b, prefix=f"{name}."))
-        elif a != b:
-            changes.append((name, a, b))
-    return changes
-
-
-def fingerprint_diff(before: dict, after: dict) -> list[str]:
-    """Readable differences between two fingerprints, e.g. ``diffusers 0.41.0 -> 0.42.1``."""
-    return [f"{name} {_short(a)} -> {_short(b)}" for name, a, b in fingerprint_changes(before, after)]
-
-
-def _short(value) -> str:
-    text = "(none)" if value is None else str(value)
-    return text if len(text) <= 24 else text[:12] + "…" + text[-6:]
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{value!r}, not a number"
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else f"{value!r}"
+    return None

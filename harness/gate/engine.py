@@ -1,25 +1,24 @@
-"""The baseline lifecycle at the end of a run: save, compare, update; and what the summary says."""
+"""The baseline lifecycle of a session: check before the sweep, judge each case, save, compare,
+update; and what the summary says.
+
+:meth:`BaselineGate.prepare` loads and checks the baseline when pytest starts, so a missing,
+corrupt, foreign or incomparable baseline costs no sweep; :meth:`BaselineGate.case_values` is
+what each case's verdict needs (shipped to xdist workers); :meth:`BaselineGate.run` compares the
+finished run as a whole.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.gate.baseline import (
-    BaselineError,
-    Comparison,
-    baseline_from_store,
-    baseline_path,
-    compare,
-    load_baseline,
-    write_baseline,
-)
+from harness.gate.baseline import BaselineError, baseline_from_store, baseline_path, load_baseline, write_baseline
+from harness.gate.comparison import Comparison, case_differences, compare, refuse_incomparable
+from harness.gate.describe import comparison_lines
 from harness.gate.tolerance import Tolerance
 from harness.store import Store
 
-__all__ = ["BaselineGate", "GateOutcome"]
-
-_SHOWN = 25  # failing comparisons listed in full; the rest are counted (all are in .obtained.json)
+__all__ = ["BaselineGate", "GateOutcome", "case_regressions"]
 
 
 @dataclass
@@ -42,6 +41,38 @@ class BaselineGate:
     save_name: str | None = None
     update: bool = False
     command: str = "pytest benchmarks"
+    baseline: dict | None = None
+
+    @property
+    def comparing(self) -> bool:
+        """Whether this session compares with a baseline (rather than rewriting it)."""
+        return bool(self.compare_name) and not self.update
+
+    def prepare(self, preset: str, options: dict) -> dict | None:
+        """Load and check the baseline this session compares with, before any case runs.
+
+        Raises :class:`BaselineError` (missing, unreadable, foreign, non-finite values, another
+        preset or other settings) with the reason and, for a missing one, the command that writes it.
+        """
+        if not self.comparing:
+            return None
+        name, path = self.compare_name, baseline_path(self.compare_name, self.root)
+        if not path.exists():
+            raise BaselineError(
+                f"baseline {name!r} does not exist at {path}; write it with "
+                f"`{self.command} --leak-save-baseline {name}` (or `leakage baseline save {name}`)"
+            )
+        baseline = load_baseline(path)
+        refuse_incomparable(baseline, {"preset": preset, "options": options}, path)
+        self.baseline = baseline
+        return baseline
+
+    def case_values(self) -> dict[str, dict]:
+        """Per case key, the baseline's values of the gated metrics (what a case's verdict needs)."""
+        if self.baseline is None:
+            return {}
+        return {key: {m: v for m, v in case["metrics"].items() if m in self.tolerances}
+                for key, case in self.baseline["cases"].items()}
 
     def run(self, store: Store, run_id: str) -> GateOutcome:
         outcome = GateOutcome()
@@ -60,22 +91,15 @@ class BaselineGate:
             write_baseline(current, path)
             outcome.lines.append(f"baseline {name!r} rewritten from this run ({len(current['cases'])} cases): {path}")
             return
-        if not path.exists():
-            outcome.failed = True
-            outcome.lines.append(
-                f"FAILED: baseline {name!r} does not exist at {path}; write it with "
-                f"`{self.command} --leak-save-baseline {name}` (or `leakage baseline save {name}`)"
-            )
-            return
         try:
-            baseline = load_baseline(path)
+            baseline = self.baseline or self.prepare(current["preset"], current["options"])
             comparison = compare(baseline, current, self.tolerances, path=path)
         except BaselineError as exc:
             outcome.failed = True
             outcome.lines.append(f"FAILED: {exc}")
             return
         outcome.baseline, outcome.comparison = baseline, comparison
-        outcome.lines.extend(self._describe(comparison))
+        outcome.lines.extend(comparison_lines(comparison))
         if comparison.failed:
             outcome.failed = True
             obtained = write_baseline(current, path.with_name(path.stem + ".obtained.json"))
@@ -84,24 +108,16 @@ class BaselineGate:
                 f"`{self.command} --leak-compare {name} --leak-update-baseline`"
             )
 
-    def _describe(self, cmp: Comparison) -> list[str]:
-        verdict = "FAILED" if cmp.failed else "passed"
-        lines = [f"baseline {cmp.name!r} ({cmp.path}): {verdict}, {cmp.compared} cases compared, "
-                 f"{len(cmp.regressions)} worse beyond tolerance, {len(cmp.improvements)} better"]
-        lines.extend(f"FAILED: {p}" for p in cmp.problems)
-        if cmp.regressions:
-            width = max(len(d.key) for d in cmp.regressions[:_SHOWN])
-            lines.append(f"  {'case':<{width}}  {'metric':<15} {'baseline':>10} {'now':>10} {'change':>9}  tolerance")
-            for d in cmp.regressions[:_SHOWN]:
-                rel = f"{d.change / d.baseline:+.1%}" if d.baseline else "n/a"
-                lines.append(f"  {d.key:<{width}}  {d.metric:<15} {d.baseline:>10.4g} {d.current:>10.4g} "
-                             f"{rel:>9}  {d.tolerance.describe()}")
-            if len(cmp.regressions) > _SHOWN:
-                lines.append(f"  ... and {len(cmp.regressions) - _SHOWN} more")
-        if cmp.fingerprint_changes:
-            lines.append("fingerprint differs from the baseline's: " + "; ".join(cmp.fingerprint_changes))
-        for label, keys in (("new since the baseline", cmp.new), ("in the baseline but not measured now", cmp.gone)):
-            if keys:
-                shown = ", ".join(keys[:8]) + (f", ... ({len(keys) - 8} more)" if len(keys) > 8 else "")
-                lines.append(f"{len(keys)} cases {label}: {shown}")
-        return lines
+
+def case_regressions(values: dict[str, dict], tolerances: dict[str, Tolerance], row: dict,
+                     baseline_name: str) -> str | None:
+    """One line naming every metric on which ``row`` is worse than its baseline case beyond
+    tolerance (metric, baseline, now, change, tolerance); ``None`` when none is, or when the
+    baseline does not hold this case at this seed."""
+    key = f"{row['experiment']}/{row['case_id']}"
+    if key not in values:
+        return None
+    worse, _ = case_differences(key, values[key], row, tolerances)
+    if not worse:
+        return None
+    return f"{row['case_id']}: worse than baseline {baseline_name!r}: " + "; ".join(d.message() for d in worse)

@@ -56,7 +56,9 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
     "changed_frac": Tolerance(rel=0.10, abs=0.02),
 }
 
-_KNOWN = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "seconds")
+_KNOWN = ("mse_outside", "psnr_outside", "mae_outside", "max_abs_outside", "changed_frac", "mse_inside", "seconds",
+          "color_shift_outside", "ssim_outside", "detail_loss_outside", "seam", "mse_floor", "mse_excess")
+_HIGHER_IS_BETTER = ("psnr_outside", "ssim_outside")
 
 
 def parse_tolerances(table) -> dict[str, Tolerance]:
@@ -75,10 +77,11 @@ def parse_tolerances(table) -> dict[str, Tolerance]:
             continue
         if not isinstance(spec, dict) or set(spec) - {"rel", "abs", "direction"}:
             raise ValueError(f"{where} must be {{ rel = ..., abs = ..., direction = 'lower'|'higher' }} or false")
-        direction = spec.get("direction", "higher" if metric == "psnr_outside" else "lower")
+        direction = spec.get("direction", "higher" if metric in _HIGHER_IS_BETTER else "lower")
         for key in ("rel", "abs"):
-            if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], (int, float)) or spec[key] < 0):
-                raise ValueError(f"{where}: {key} must be a number >= 0, got {spec[key]!r}")
+            value = spec.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{where}: {key} must be a finite number >= 0, got {value!r}")
         if direction not in ("lower", "higher"):
             raise ValueError(f"{where}: direction must be 'lower' or 'higher', got {direction!r}")
         # a configured entry replaces the default whole: what is written is what applies

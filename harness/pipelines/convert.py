@@ -19,7 +19,7 @@ __all__ = ["check_case", "check_image", "to_pil_image", "to_pil_mask", "to_uint8
 
 
 def check_image(image: np.ndarray, multiple: int) -> None:
-    """Validate an image for a pipeline whose VAE scale factor is ``multiple``.
+    """Validate an image for a pipeline whose sides must be multiples of ``multiple``.
 
     Raises
     ------
@@ -31,7 +31,7 @@ def check_image(image: np.ndarray, multiple: int) -> None:
     height, width = image.shape[:2]
     if height % multiple or width % multiple:
         raise ValueError(
-            f"image size {height}x{width} is not a multiple of the VAE scale factor {multiple}; "
+            f"image size {height}x{width} is not a multiple of the pipeline's size multiple {multiple}; "
             f"prepare it with harness.images.prepare(image, max_side=..., multiple={multiple})"
         )
 

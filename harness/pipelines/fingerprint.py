@@ -55,9 +55,10 @@ def _to_builtin(value: Any) -> Any:
     return str(value)
 
 
-def pipeline_fingerprint(pipe: Any, *, ref: str, source_kind: str, weights_sha256: str,
+def pipeline_fingerprint(pipe: Any, family: Any, *, ref: str, source_kind: str, weights_sha256: str,
                          device: str, dtype: str) -> dict:
-    """The fingerprint dict of a loaded pipeline (JSON-serialisable)."""
+    """The fingerprint dict of a loaded pipeline (JSON-serialisable); ``family`` is its adapter,
+    which adds the family, denoiser, text encoders and VAE factors."""
     import diffusers
     import torch
     import transformers
@@ -67,9 +68,7 @@ def pipeline_fingerprint(pipe: Any, *, ref: str, source_kind: str, weights_sha25
         "source": source_kind,
         "weights_sha256": weights_sha256,
         "pipeline_class": type(pipe).__name__,
-        "unet_in_channels": int(pipe.unet.config.in_channels),
-        "vae_scale_factor": int(pipe.vae_scale_factor),
-        "vae_scaling_factor": float(pipe.vae.config.scaling_factor),
+        **family.describe(),
         "scheduler_class": type(pipe.scheduler).__name__,
         "scheduler_config": _jsonable(pipe.scheduler.config),
         "dtype": dtype,

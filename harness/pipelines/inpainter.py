@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from . import schedulers
 from .convert import check_case, check_image, to_pil_image, to_pil_mask, to_uint8
+from .families import Family, StepPlan, adapter_for
 from .fingerprint import hash_files, pipeline_fingerprint
-from .steps import steps_run
 from .timing import StepCounter, Stopwatch, Timing
 
 if TYPE_CHECKING:
     from .source import PipelineSource
 
-__all__ = ["Inpainter", "SCHEDULERS"]
-
-#: Scheduler names a preset may ask for -> diffusers class names.
-SCHEDULERS = {"PNDM": "PNDMScheduler", "DDIM": "DDIMScheduler", "Euler": "EulerDiscreteScheduler"}
+__all__ = ["Inpainter"]
 
 
 class Inpainter:
@@ -26,53 +25,99 @@ class Inpainter:
     Create it with :func:`harness.pipelines.load_inpainter`. Images are ``uint8`` HxWx3, masks
     ``bool`` HxW with True where the pipeline repaints. Each call seeds its own
     ``torch.Generator`` on the pipeline's device, so identical calls give identical bytes (with
-    the same torch thread count).
+    the same torch thread count). What differs between pipeline classes is asked of the
+    family adapter (:mod:`harness.pipelines.families`), so this class is the same for all.
 
     Attributes
     ----------
     ref, device, dtype:
         The reference as given, and the resolved device (``"cpu"``, ``"cuda:N"``) and dtype.
+    family:
+        The adapter of the pipeline's family (``family.name``: ``"sd"``, ``"flux"``, ...).
     vae_scale_factor:
-        Pixels per latent cell along each side (8 for SD-like VAEs); sizes must be multiples.
-    unet_in_channels:
-        4: legacy inpainting (original latents pasted back outside the mask at every step);
-        9: an inpainting UNet that sees mask and masked image and regenerates everything.
+        Pixels per latent cell along each side (8 for every supported family).
+    size_multiple:
+        Sides must be multiples of this: the VAE factor, or twice it for pipelines that pack
+        2x2 latent patches (SD3, Flux): prepare images with it.
+    denoiser_in_channels:
+        Input channels of the UNet or transformer: 4 for SD's legacy paste-back path, 9 for an
+        SD inpainting UNet that sees mask and masked image.
     last_timing:
         :class:`Timing` of the most recent ``inpaint``/``inpaint_batch``/``vae_roundtrip`` call.
     """
 
-    def __init__(self, pipe: Any, *, source: "PipelineSource", device: str, dtype: str) -> None:
+    def __init__(self, pipe: Any, *, source: "PipelineSource", device: str, dtype: str,
+                 family: Family | None = None) -> None:
         self.pipe = pipe
         self.source = source
         self.ref = source.ref
         self.device = device
         self.dtype = dtype
+        self.family = family or adapter_for(pipe)
         self.vae_scale_factor = int(pipe.vae_scale_factor)
-        self.unet_in_channels = int(pipe.unet.config.in_channels)
+        self.size_multiple = self.family.size_multiple()
+        self.denoiser_in_channels = self.family.denoiser_in_channels
         self.last_timing: Timing | None = None
+        self._model_scheduler = pipe.scheduler
         self._weights_sha256: str | None = None
 
     def __repr__(self) -> str:
-        return (f"Inpainter(ref={self.ref!r}, device={self.device!r}, dtype={self.dtype!r}, "
-                f"unet_in_channels={self.unet_in_channels})")
+        return (f"Inpainter(ref={self.ref!r}, class={type(self.pipe).__name__}, device={self.device!r}, "
+                f"dtype={self.dtype!r}, scheduler={type(self.pipe.scheduler).__name__})")
+
+    def accepts(self, argument: str) -> bool:
+        """Whether the pipeline's ``__call__`` takes ``argument`` (diffusers' pipelines differ)."""
+        return argument in inspect.signature(self.pipe.__call__).parameters
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, *, strength: float, seed: int, steps: int,
-                guidance_scale: float = 0.0, prompt: str = "", paste_back: bool = False) -> np.ndarray:
+                guidance_scale: float = 0.0, prompt: str = "", paste_back: bool = False,
+                padding_mask_crop: int | None = None) -> np.ndarray:
         """Inpaint one image; returns ``uint8`` HxWx3 of the input's size.
 
         ``paste_back=True`` copies the original pixels back outside the mask afterwards, so the
-        outside is unchanged exactly (the control case: leakage must be 0).
+        outside is unchanged exactly (the control case: leakage must be 0). ``padding_mask_crop``
+        is passed to pipelines that take it (see :meth:`accepts`): they inpaint the mask's
+        bounding box grown by that many pixels and paste the result back over the original.
 
         Raises
         ------
         ValueError
-            For bad arrays, a size that is not a multiple of :attr:`vae_scale_factor`, or a
-            strength that leaves zero denoising steps (checked before any work).
+            For bad arrays, a size that is not a multiple of :attr:`size_multiple`, or a
+            strength the pipeline refuses (no denoising step left; checked before any work).
         NonFiniteOutputError
             If the pipeline output holds NaN or infinite values.
         """
+        if padding_mask_crop is not None:
+            return self._inpaint_cropped(image, mask, padding_mask_crop, strength=strength, seed=seed, steps=steps,
+                                         guidance_scale=guidance_scale, prompt=prompt, paste_back=paste_back)
         return self.inpaint_batch([image], [mask], strength=strength, seeds=[seed], steps=steps,
                                   guidance_scale=guidance_scale, prompt=prompt, paste_back=paste_back)[0]
+
+    def _inpaint_cropped(self, image: np.ndarray, mask: np.ndarray, padding: int, *, strength: float, seed: int,
+                         steps: int, guidance_scale: float, prompt: str, paste_back: bool) -> np.ndarray:
+        """One call with ``padding_mask_crop``: the family's arguments, but one PIL image and mask
+        rather than lists and PIL output, as diffusers' ``check_inputs`` demands there; the
+        pipeline pastes its crop over the original with ``image_processor.apply_overlay``."""
+        if not self.accepts("padding_mask_crop"):
+            raise ValueError(f"{type(self.pipe).__name__}.__call__ takes no padding_mask_crop")
+        self.last_timing = None
+        self._check_batch([image], [mask], [seed], strength=strength, steps=steps)
+        import torch
+
+        height, width = image.shape[:2]
+        counter = StepCounter()
+        arguments = self.family.call_arguments(
+            prompts=[prompt], images=[to_pil_image(image)], masks=[to_pil_mask(mask)], height=height, width=width,
+            strength=strength, steps=steps, guidance_scale=guidance_scale, generators=[self._generator(seed)],
+            counter=counter,
+        )
+        arguments.update({key: arguments[key][0] for key in ("image", "mask_image") if isinstance(arguments.get(key), list)})
+        arguments.update(output_type="pil", padding_mask_crop=padding)
+        with torch.inference_mode(), Stopwatch(self.device) as clock, self.family.counting(counter):
+            result = self.pipe(**arguments)
+        self.last_timing = Timing(seconds=clock.seconds, steps=counter.count)
+        output = np.asarray(result.images[0].convert("RGB"), dtype=np.uint8)
+        return np.where(mask[..., None], output, image) if paste_back else output
 
     def inpaint_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, strength: float,
                       seeds: Sequence[int], steps: int, guidance_scale: float = 0.0, prompt: str = "",
@@ -80,7 +125,8 @@ class Inpainter:
         """Inpaint several same-size cases in ONE pipeline call (one prompt and generator each).
 
         Each output matches :meth:`inpaint` with the same seed to within float rounding of the
-        batched kernels (at most 1 level). Same errors as :meth:`inpaint`.
+        batched kernels (at most 1 level). A family whose pipeline takes one image per call
+        (the legacy class) gets one call per case. Same errors as :meth:`inpaint`.
         """
         self.last_timing = None  # a call that fails leaves no stale timing behind
         self._check_batch(images, masks, seeds, strength=strength, steps=steps)
@@ -88,16 +134,21 @@ class Inpainter:
 
         height, width = images[0].shape[:2]
         counter = StepCounter()
+        groups = [list(range(len(images)))] if self.family.batches else [[i] for i in range(len(images))]
+        pixels = []
         with torch.inference_mode(), Stopwatch(self.device) as clock:
-            result = self.pipe(
-                prompt=[prompt] * len(images), image=[to_pil_image(image) for image in images],
-                mask_image=[to_pil_mask(mask) for mask in masks], height=height, width=width,
-                strength=strength, num_inference_steps=steps, guidance_scale=guidance_scale,
-                generator=[self._generator(seed) for seed in seeds], output_type="np",
-                callback_on_step_end=counter,
-            )
-        self.last_timing = Timing(seconds=clock.seconds, steps=counter.count)
-        outputs = [to_uint8(pixels) for pixels in result.images]
+            for group in groups:
+                arguments = self.family.call_arguments(
+                    prompts=[prompt] * len(group), images=[to_pil_image(images[i]) for i in group],
+                    masks=[to_pil_mask(masks[i]) for i in group], height=height, width=width, strength=strength,
+                    steps=steps, guidance_scale=guidance_scale, generators=[self._generator(seeds[i]) for i in group],
+                    counter=counter,
+                )
+                with self.family.counting(counter):
+                    pixels.extend(self.pipe(**arguments).images)
+        # denoiser evaluations per image (every call of a batch counts the same steps)
+        self.last_timing = Timing(seconds=clock.seconds, steps=counter.count // len(groups))
+        outputs = [to_uint8(np.asarray(p)) for p in pixels]
         if paste_back:
             outputs = [np.where(mask[..., None], out, image)
                        for out, image, mask in zip(outputs, images, masks)]
@@ -107,44 +158,49 @@ class Inpainter:
         """Encode ``image`` and decode it again; returns ``uint8`` of the same size.
 
         Uses the posterior MEAN (``latent_dist.mode()``), so it is deterministic and needs no
-        seed. (The pipeline itself encodes with a seeded posterior sample; for the embedded VAE
-        the posterior std is tiny, so the two differ by well under a level.) This is the floor
-        of leakage: what the latent round trip alone changes.
+        seed (the pipelines encode with a seeded posterior sample; for the embedded VAE the
+        posterior std is tiny, so the two differ by well under a level). The family adapter
+        applies the VAE's shift and scaling and its pipeline's float16 upcasting. This is the
+        floor of leakage: what the latent round trip alone changes.
         """
         self.last_timing = None
-        check_image(image, self.vae_scale_factor)
+        check_image(image, self.size_multiple)
         import torch
 
         processor = self.pipe.image_processor
         with torch.inference_mode(), Stopwatch(self.device) as clock:
             pixels = processor.preprocess(to_pil_image(image)).to(self.device, dtype=self.pipe.vae.dtype)
-            latents = self.pipe.vae.encode(pixels).latent_dist.mode()
-            decoded = self.pipe.vae.decode(latents).sample
+            decoded = self.family.vae_roundtrip(pixels)
             result = processor.postprocess(decoded, output_type="np")
         self.last_timing = Timing(seconds=clock.seconds, steps=0)
         return to_uint8(result[0])
 
-    def use_scheduler(self, name: str) -> None:
-        """Switch the pipeline's scheduler (``"PNDM"``, ``"DDIM"``, ``"Euler"``), keeping its
-        noise schedule config; a no-op when it already is that class. PNDM gets
-        ``skip_prk_steps=True`` as in Stable Diffusion's own configs."""
-        if name not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {name!r}; expected one of {', '.join(SCHEDULERS)}")
-        import diffusers
+    def plan(self, steps: int, strength: float) -> StepPlan:
+        """How the loaded pipeline spends ``steps`` at ``strength`` (its own ``get_timesteps``,
+        on a fresh copy of its current scheduler)."""
+        scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
+        return self.family.plan(type(self.pipe), scheduler, steps, strength)
 
-        cls = getattr(diffusers, SCHEDULERS[name])
-        if type(self.pipe.scheduler) is cls:
-            return
-        extra = {"skip_prk_steps": True} if name == "PNDM" else {}
-        self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config, **extra)
+    def use_scheduler(self, name: str) -> None:
+        """Run with scheduler ``name``: ``"model"`` for the one the folder shipped, or a diffusers
+        scheduler class name that fits it (built from the shipped one's config, keeping its noise
+        schedule; PNDM gets ``skip_prk_steps=True`` as Stable Diffusion's configs set it).
+
+        Raises
+        ------
+        SchedulerError
+            A ``ValueError`` for an unknown name or one diffusers does not list as compatible.
+        """
+        self.pipe.scheduler = schedulers.replacement(name, self._model_scheduler, type(self.pipe).__name__)
 
     def fingerprint(self) -> dict:
         """JSON-serialisable identity of this pipeline: versions, ``ref``, source kind, sha256 of
-        the weight/config files loaded, pipeline class, UNet input channels, scheduler class and
-        config, VAE scale and scaling factors, dtype and device. The hash is computed once."""
+        the weight/config files loaded, pipeline class and family, denoiser (class, channels,
+        config hash), text encoders, scheduler class and config, VAE factors, dtype and device.
+        The hash is computed once."""
         if self._weights_sha256 is None:
             self._weights_sha256 = hash_files(self.source.folder)
-        return pipeline_fingerprint(self.pipe, ref=self.ref, source_kind=self.source.kind,
+        return pipeline_fingerprint(self.pipe, self.family, ref=self.ref, source_kind=self.source.kind,
                                     weights_sha256=self._weights_sha256, device=self.device, dtype=self.dtype)
 
     def _generator(self, seed: int) -> Any:
@@ -157,11 +213,17 @@ class Inpainter:
         if not len(images) or len(images) != len(masks) or len(images) != len(seeds):
             raise ValueError(f"need as many masks and seeds as images (at least one), got {len(images)} "
                              f"images, {len(masks)} masks, {len(seeds)} seeds")
-        if steps_run(steps, strength) == 0:
-            raise ValueError(f"strength {strength} with {steps} steps runs int({steps} * {strength}) = 0 "
-                             "denoising steps; diffusers refuses that, so the case must be skipped")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+        plan = self.plan(steps, strength)
+        if self.family.refuses(plan):
+            raise ValueError(f"strength {strength} with {steps} steps leaves {plan.steps} denoising steps in "
+                             f"{type(self.pipe).__name__}.get_timesteps with {type(self.pipe.scheduler).__name__}; "
+                             "the pipeline refuses that, so the case must be skipped")
         for image, mask in zip(images, masks):
-            check_case(image, mask, self.vae_scale_factor)
+            check_case(image, mask, self.size_multiple)
         if len({image.shape for image in images}) > 1:
             sizes = sorted({image.shape[:2] for image in images})
             raise ValueError(f"a batch needs one image size, got {sizes}")

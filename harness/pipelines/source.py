@@ -19,13 +19,17 @@ from pathlib import Path
 
 from .errors import PipelineLoadError
 
-__all__ = ["EMBEDDED", "PipelineSource", "resolve_source", "embedded_folder"]
+__all__ = ["EMBEDDED", "NotCachedError", "PipelineSource", "resolve_source", "embedded_folder"]
 
 #: Names of the pipelines shipped inside the package.
 EMBEDDED = ("tiny", "tiny-9ch")
 
 _MODELS_DIR = Path(__file__).resolve().parent / "models"
 _TRUTHY = {"1", "on", "yes", "true"}
+
+
+class NotCachedError(PipelineLoadError):
+    """A hub id that is not in the local cache while downloading was not allowed (but possible)."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,11 @@ def embedded_folder(name: str) -> Path:
     return _MODELS_DIR / name
 
 
-def resolve_source(ref: str | os.PathLike) -> PipelineSource:
+def resolve_source(ref: str | os.PathLike, *, download: bool = True) -> PipelineSource:
     """Find the local diffusers folder for ``ref`` (a path may also be given as ``os.PathLike``).
+
+    ``download=False`` never downloads: a hub id missing from the cache then raises
+    :class:`NotCachedError` when the hub is reachable (offline it is the usual error).
 
     Raises
     ------
@@ -62,7 +69,7 @@ def resolve_source(ref: str | os.PathLike) -> PipelineSource:
     path = Path(ref).expanduser()
     if path.exists() or _looks_like_path(ref):
         return PipelineSource(ref, "local", _checked_folder(path, ref))
-    return PipelineSource(ref, "hub", _hub_snapshot(ref))
+    return PipelineSource(ref, "hub", _hub_snapshot(ref, download=download))
 
 
 def _looks_like_path(ref: str) -> bool:
@@ -102,7 +109,7 @@ def hub_cache_dir() -> str | None:
     return None
 
 
-def _hub_snapshot(model_id: str) -> Path:
+def _hub_snapshot(model_id: str, *, download: bool = True) -> Path:
     """The cached snapshot folder of ``model_id``, downloading it first when allowed."""
     from huggingface_hub import snapshot_download
 
@@ -115,6 +122,8 @@ def _hub_snapshot(model_id: str) -> Path:
     if hub_offline():
         why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the local cache"
         raise PipelineLoadError(_not_available(model_id, why, cache_dir)) from cache_miss
+    if not download:
+        raise NotCachedError(f"hub model {model_id!r} is not in the local cache yet") from cache_miss
     from diffusers import DiffusionPipeline
 
     try:

@@ -19,12 +19,14 @@ class Timing:
         Wall seconds of the call, measured with ``time.perf_counter``; on CUDA the device is
         synchronised before the clock stops, so queued kernels are included.
     steps:
-        Denoising-loop iterations actually run (UNet evaluations per image), counted with
-        ``callback_on_step_end``, not computed. For diffusers' ``PNDMScheduler`` with
-        ``skip_prk_steps=True`` (the embedded pipelines, SD 1.x) this is
-        ``steps_run(steps, strength) + 1``: PLMS repeats its first timestep, so its timestep
-        list is one longer than the step count. For single-order schedulers such as DDIM it
-        equals ``steps_run(steps, strength)``. Zero for :meth:`Inpainter.vae_roundtrip`.
+        Denoising-loop iterations actually run (denoiser evaluations per image), counted with
+        the pipeline's ``callback_on_step_end`` (the legacy class, which has none: its UNet's
+        calls), not computed. It equals the ``evaluations`` of the
+        pipeline's :class:`~harness.pipelines.families.StepPlan`: for diffusers'
+        ``PNDMScheduler`` with ``skip_prk_steps=True`` (the embedded pipelines, SD 1.x) one more
+        than the pipeline's step count, since PLMS repeats its first timestep; for single-order
+        schedulers such as DDIM or flow-matching Euler the step count itself. Zero for
+        :meth:`Inpainter.vae_roundtrip`.
     """
 
     seconds: float

@@ -13,10 +13,11 @@ import math
 import pandas as pd
 
 from harness.gate.baseline import BaselineError, validate_baseline
-from harness.gate.baseline import fingerprint_changes as gate_fingerprint_changes
+from harness.gate.comparison import fingerprint_changes as gate_fingerprint_changes
 from harness.report.data import StrengthCurves, strength_curves
 
-__all__ = ["BaselineError", "check_baseline", "baseline_frame", "baseline_curves", "delta_rows", "fingerprint_changes"]
+__all__ = ["BaselineError", "check_baseline", "baseline_frame", "baseline_curves", "delta_rows", "fingerprint_changes",
+           "aggregate_rows"]
 
 
 def check_baseline(baseline: dict) -> dict:
@@ -87,3 +88,20 @@ def _text(value) -> str:
     if value is None:
         return "–"
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def aggregate_rows(verdicts: list[dict] | None) -> list[dict]:
+    """The gate's group verdicts (``GroupVerdict.as_dict``) as table rows: group, metric, cases,
+    change and interval as text (relative in %, else absolute), limit, verdict; worse first."""
+    rows = []
+    for v in verdicts or []:
+        def text(x: float, relative: bool = v["relative"]) -> str:
+            return f"{round(100 * x, 1) + 0.0:+.1f}%" if relative else f"{float(f'{x:.4g}') + 0.0:+.4g}"
+
+        group = v["experiment"] if v["strength"] is None else f"{v['experiment']} s={v['strength']:g}"
+        sign = "+" if v["direction"] == "lower" else "-"
+        limit = f"{sign}{100 * v['limit']:.0f}%" if v["relative"] else f"{sign}{v['limit']:g}"
+        rows.append({"group": group, "metric": v["metric"], "n": v["n"], "paired": v["paired"],
+                     "change": text(v["change"]), "interval": f"[{text(v['low'])}, {text(v['high'])}]",
+                     "limit": limit, "verdict": v["verdict"], "failing": v["verdict"] == "worse"})
+    return sorted(rows, key=lambda r: not r["failing"])

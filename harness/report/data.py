@@ -22,9 +22,12 @@ __all__ = [
     "EdgeProfile",
     "FloorRow",
     "measured",
+    "seed_means",
+    "seed_spread",
     "fit_quadratic",
     "strength_curves",
     "area_fraction",
+    "mask_areas",
     "radius_curves",
     "top_cases",
     "aggregate_profiles",
@@ -98,9 +101,27 @@ def measured(frame: pd.DataFrame, *experiments: str) -> pd.DataFrame:
     return rows[np.isfinite(mse.to_numpy(dtype=float))]
 
 
-def _seed_means(rows: pd.DataFrame, keys: list[str], value: str = "mse_outside") -> pd.DataFrame:
-    """Mean of ``value`` over repeated seeds for each combination of ``keys``."""
+def seed_means(rows: pd.DataFrame, keys: list[str], value: str | list[str] = "mse_outside") -> pd.DataFrame:
+    """Mean of ``value`` (one column or several) over repeated seeds for each combination of ``keys``."""
     return rows.groupby(keys, sort=True, dropna=False)[value].mean().reset_index()
+
+
+def seed_spread(frame: pd.DataFrame) -> tuple[dict[str, Series], pd.DataFrame] | None:
+    """Strength experiment with several seeds per case: per image, the lowest and highest seed's
+    MSE outside at each strength (``Series.y`` = (low, high)), and a table per case (image,
+    strength, seeds, mean, std, min, max) sorted by std, largest first. ``None`` when every
+    case ran with one seed."""
+    rows = measured(frame, "strength")
+    if rows.empty:
+        return None
+    stats = (rows.groupby(["image", "strength"], sort=True).mse_outside.agg(["count", "mean", "std", "min", "max"])
+             .reset_index().rename(columns={"count": "seeds"}))
+    if int(stats.seeds.max()) < 2:
+        return None
+    bands = {str(image): Series(group.strength.to_numpy(float),
+                                np.vstack([group["min"].to_numpy(float), group["max"].to_numpy(float)]))
+             for image, group in stats.groupby("image", sort=True)}
+    return bands, stats.sort_values("std", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
 def fit_quadratic(x: np.ndarray, y: np.ndarray) -> QuadraticFit:
@@ -124,7 +145,7 @@ def strength_curves(frame: pd.DataFrame) -> StrengthCurves | None:
     rows = measured(frame, "strength")
     if rows.empty:
         return None
-    means = _seed_means(rows, ["image", "strength"])
+    means = seed_means(rows, ["image", "strength"])
     per_image = {
         str(image): Series(group.strength.to_numpy(float), group.mse_outside.to_numpy(float))
         for image, group in means.groupby("image", sort=True)
@@ -145,14 +166,22 @@ def area_fraction(height: int, width: int, radius: float) -> float:
     return float(disc_mask(int(height), int(width), float(radius)).mean())
 
 
+def mask_areas(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's mask area as recorded (``mask_area``); rows from before it was recorded get
+    :func:`area_fraction` of their disc."""
+    recorded = pd.to_numeric(rows.get("mask_area", pd.Series(np.nan, index=rows.index)), errors="coerce").to_numpy(float)
+    return np.array([a if np.isfinite(a) else area_fraction(h, w, r)
+                     for a, h, w, r in zip(recorded, rows.height, rows.width, rows.radius)], dtype=float)
+
+
 def radius_curves(frame: pd.DataFrame) -> dict[str, dict[float, Series]]:
     """Radius experiment: per image (by the row's own ``image``), per strength, MSE outside
     against the disc's area fraction. Empty when the experiment measured nothing."""
     rows = measured(frame, "radius").dropna(subset=["height", "width", "radius"])
     if rows.empty:
         return {}
-    means = _seed_means(rows, ["image", "strength", "radius", "height", "width"])
-    means["area"] = [area_fraction(h, w, r) for h, w, r in zip(means.height, means.width, means.radius)]
+    rows = rows.assign(area=mask_areas(rows))
+    means = seed_means(rows, ["image", "strength", "radius", "height", "width", "area"])
     curves: dict[str, dict[float, Series]] = {}
     for (image, strength), group in means.groupby(["image", "strength"], sort=True):
         group = group.sort_values("area")
@@ -214,10 +243,10 @@ def floor_rows(frame: pd.DataFrame) -> tuple[list[FloorRow], float | None, float
     Returns the rows and the two strengths (``None`` without a measured strength sweep); an
     image not measured at one of them gets ``nan`` there.
     """
-    floor = _seed_means(measured(frame, "floor"), ["image"])
+    floor = seed_means(measured(frame, "floor"), ["image"])
     if floor.empty:
         return [], None, None
-    sweep = _seed_means(measured(frame, "strength"), ["image", "strength"])
+    sweep = seed_means(measured(frame, "strength"), ["image", "strength"])
     low = high = None
     lookup: dict[tuple[str, float], float] = {}
     if not sweep.empty:

@@ -17,7 +17,13 @@ import pandas as pd
 
 from harness.atomic import write_atomic
 from harness.report import compare, data, figures, summary
+from harness.report.defects import defects_section
+from harness.report.excess import sources_section
 from harness.report.heatmaps import CMAP, PERCENTILE, build_heatmaps
+from harness.report.history import history_section
+from harness.report.mask_families import masks_section
+from harness.report.mitigation import mitigation_section
+from harness.report.spikes import SPIKE_MADS, find_spikes
 from harness.store import Store
 
 __all__ = ["build_report", "render_report", "SECTIONS"]
@@ -28,10 +34,15 @@ SECTIONS = (
     ("comparison", "Comparison"),
     ("strength", "Strength"),
     ("radius", "Radius"),
+    ("masks", "Masks"),
+    ("mitigation", "Mitigations"),
+    ("defects", "What users see"),
+    ("sources", "Where it comes from"),
     ("heatmaps", "Heatmaps"),
     ("edge", "Edge profile"),
     ("floor", "VAE floor"),
     ("timing", "Timing"),
+    ("history", "History"),
     ("cases", "All cases"),
 )
 
@@ -47,6 +58,8 @@ def _environment() -> jinja2.Environment:
     env.globals["zip"] = zip
     env.filters["num"] = summary.format_number
     env.filters["pct"] = lambda v: "–" if v is None or not math.isfinite(v) else f"{100 * v:+.1f}%"
+    env.filters["pretty_json"] = summary.pretty_json
+    env.filters["collapsed"] = summary.collapsed_label
     return env
 
 
@@ -54,6 +67,7 @@ def _summary(frame: pd.DataFrame, record: dict) -> dict:
     pipeline, environment = summary.split_fingerprint(record.get("fingerprint"))
     statuses, counts = summary.status_counts(frame)
     return {"record": record, "pipeline": pipeline, "environment": environment,
+            "machine": summary.flat_items(record.get("machine")),
             "options": summary.flat_items(record.get("options")), "statuses": statuses, "counts": counts,
             "time": summary.time_summary(frame), "worst": summary.worst_cases(frame),
             "flagged": summary.flagged_cases(frame), "floor": summary.floor_psnr(frame), "sd_vae": summary.SD_VAE_PSNR}
@@ -63,7 +77,11 @@ def _strength(frame: pd.DataFrame) -> dict | None:
     curves = data.strength_curves(frame)
     if curves is None:
         return None
-    return {"curves": curves, "panels": figures.strength_panels(curves), "mean": figures.strength_mean(curves)}
+    spikes, spread = find_spikes(frame), data.seed_spread(frame)
+    bands, seeds = spread if spread is not None else (None, None)
+    return {"curves": curves, "panels": figures.strength_panels(curves, spikes, bands),
+            "mean": figures.strength_mean(curves), "spikes": spikes, "spike_mads": SPIKE_MADS,
+            "seeds": seeds.to_dict("records") if seeds is not None else None}
 
 
 def _radius(frame: pd.DataFrame) -> dict | None:
@@ -81,7 +99,10 @@ def _heatmaps(frame: pd.DataFrame, store_dir: Path, run_id: str) -> dict | None:
 
 def _edge(frame: pd.DataFrame) -> dict | None:
     profiles = data.edge_profiles_by_strength(frame)
-    return {"figure": figures.edge_figure(profiles), "strengths": len(profiles)} if profiles else None
+    if not profiles:
+        return None
+    return {"figure": figures.edge_figure(profiles), "strengths": len(profiles),
+            "shown": len(figures.shown_strengths(profiles))}
 
 
 def _floor(frame: pd.DataFrame) -> dict | None:
@@ -96,7 +117,8 @@ def _timing(frame: pd.DataFrame) -> dict | None:
     return {"figure": figures.timing_figure(rows)} if not rows.empty else None
 
 
-def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failures: list[dict] | None) -> dict | None:
+def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failures: list[dict] | None,
+                aggregate: list[dict] | None) -> dict | None:
     if baseline is None:
         return None
     base_curves = compare.baseline_curves(baseline)
@@ -105,22 +127,33 @@ def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failur
               if curves is not None and base_curves is not None else None)
     rows = compare.delta_rows(frame, baseline, failures)
     return {"baseline": baseline, "figure": figure, "rows": rows, "failing": sum(r["failing"] for r in rows),
-            "fingerprint": compare.fingerprint_changes(baseline, record.get("fingerprint"))}
+            "fingerprint": compare.fingerprint_changes(baseline, record.get("fingerprint")),
+            "aggregate": compare.aggregate_rows(aggregate)}
 
 
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
-                  gate_failures: list[dict] | None = None) -> str:
-    """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`)."""
+                  gate_failures: list[dict] | None = None, aggregate: list[dict] | None = None,
+                  history: dict | None = None) -> str:
+    """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`).
+
+    ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
+    section of :func:`harness.report.history.history_section`.
+    """
     started = time.perf_counter()
     sections = {
         "summary": _summary(frame, record),
-        "comparison": _comparison(frame, record, baseline, gate_failures),
+        "comparison": _comparison(frame, record, baseline, gate_failures, aggregate),
         "strength": _strength(frame),
         "radius": _radius(frame),
+        "masks": masks_section(frame),
+        "mitigation": mitigation_section(frame),
+        "defects": defects_section(frame),
+        "sources": sources_section(frame),
         "heatmaps": _heatmaps(frame, Path(store_dir), str(record["run_id"])),
         "edge": _edge(frame),
         "floor": _floor(frame),
         "timing": _timing(frame),
+        "history": history,
         "cases": {"columns": summary.CASE_COLUMNS, "rows": summary.case_rows(frame)} if len(frame) else None,
     }
     nav = [(key, title) for key, title in SECTIONS if sections[key] is not None]
@@ -138,17 +171,20 @@ def _harness_version() -> str:
 
 
 def build_report(store_path: str | Path, *, run_id: str | None = None, output: str | Path = "reports/leakage.html",
-                 baseline: dict | None = None, gate_failures: list[dict] | None = None) -> Path:
+                 baseline: dict | None = None, gate_failures: list[dict] | None = None,
+                 aggregate: list[dict] | None = None) -> Path:
     """Write the HTML report of one run (latest by default) of the store at ``store_path``.
 
     Raises :class:`~harness.store.StoreError` for a missing store or an unknown run, and
     :class:`~harness.report.compare.BaselineError` for a baseline in another format.
     Returns the path written.
     """
-    store = Store(store_path)
-    record = store.run(run_id)
-    frame = store.frame(record["run_id"])
     if baseline is not None:
         compare.check_baseline(baseline)
-    html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures)
+    with Store(store_path) as store:  # closed at once: a reader left open keeps SQLite's -wal file
+        record = store.run(run_id)
+        frame = store.frame(record["run_id"])
+        history = history_section(store, record["run_id"])
+    html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
+                         aggregate=aggregate, history=history)
     return write_atomic(output, html)

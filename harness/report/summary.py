@@ -30,6 +30,8 @@ __all__ = [
     "floor_psnr",
     "SD_VAE_PSNR",
     "format_number",
+    "pretty_json",
+    "collapsed_label",
 ]
 
 #: Statuses in display order; any other status a row carries is appended.
@@ -55,12 +57,19 @@ CASE_COLUMNS = (
     Column("strength", "strength", True),
     Column("radius", "radius", True),
     Column("seed", "seed", True),
+    Column("mask", "mask", False),
+    Column("mitigation", "mitigation", False),
     Column("status", "status", False),
     Column("mse_outside", "MSE out", True),
+    Column("mse_excess", "excess", True),
     Column("psnr_outside", "PSNR out (dB)", True),
     Column("mae_outside", "MAE out", True),
     Column("max_abs_outside", "max |Δ| out", True),
     Column("changed_frac", "changed", True),
+    Column("color_shift_outside", "colour shift", True),
+    Column("ssim_outside", "SSIM out", True),
+    Column("detail_loss_outside", "detail lost", True),
+    Column("seam", "seam", True),
     Column("mse_inside", "MSE in", True),
     Column("seconds", "seconds", True),
     Column("flags", "flags", False),
@@ -79,6 +88,29 @@ def format_number(value, digits: int = 4) -> str:
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+def pretty_json(text: str) -> str:
+    """``text`` indented for reading when it is a JSON object or array, else unchanged."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    return json.dumps(value, indent=1, sort_keys=True) if isinstance(value, (dict, list)) else text
+
+
+def collapsed_label(text: str) -> str:
+    """What a collapsed long value shows before it is opened: ``15 keys`` for a JSON object,
+    ``4 items`` for an array, else the text's start (words are not cut in a narrow card)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, dict):
+        return f"{len(value)} keys"
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    return text[:40].rsplit(" ", 1)[0] + " …"
 
 
 def flat_items(mapping: dict | None) -> list[tuple[str, str]]:
@@ -178,6 +210,8 @@ def case_rows(frame: pd.DataFrame) -> list[list]:
             value = record.get(column.key)
             if column.key == "flags":
                 value = ", ".join(value) if isinstance(value, list) else ""
+            elif not column.numeric and isinstance(value, float) and math.isnan(value):
+                value = None  # a text column pandas filled with NaN: nothing recorded
             cells.append(value)
         rows.append(cells)
     return rows

@@ -3,49 +3,82 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
+
+from harness.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 FAST = ["--leak-images", "coffee", "--leak-max-side", "64", "--leak-steps", "4", "-p", "no:cacheprovider",
-        "--leak-no-report", "-k", "s0.60 or s1.00 or s0.90-r0.50 or floor"]
+        "--leak-no-report", "-k", "(s0.60 or s1.00 or s0.90-r0.50 or floor) and not mitigation"]
 
 
-def test_save_compare_regress_update_compare(leak_project):
+def _junit(path):
+    """The JUnit file's suite: its attributes, suite properties, and testcases by name."""
+    suite = ET.parse(path).getroot().find("testsuite")
+    properties = {p.get("name"): p.get("value") for p in suite.iterfind("properties/property")}
+    return suite.attrib, properties, {case.get("name"): case for case in suite.iterfind("testcase")}
+
+
+def test_save_compare_regress_update_compare(leak_project, monkeypatch):
     baseline = leak_project.path / "baselines" / "tiny-fast.json"
     obtained = leak_project.path / "baselines" / "tiny-fast.obtained.json"
-
-    missing = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast")
-    assert missing.ret == pytest.ExitCode.TESTS_FAILED
-    missing.stdout.fnmatch_lines(["*FAILED: baseline 'tiny-fast' does not exist at *tiny-fast.json; write it with "
-                                  "`pytest benchmarks --leak-images coffee * --leak-save-baseline tiny-fast`*"])
+    step_summary = leak_project.path / "github-step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
 
     saved = leak_project.runpytest("benchmarks", *FAST, "--leak-save-baseline", "tiny-fast")
     assert saved.ret == pytest.ExitCode.OK
     document = json.loads(baseline.read_text())
     assert sorted(document["cases"]) == ["floor/coffee-r0.80", "radius/coffee-s0.90-r0.50-seed0",
                                          "strength/coffee-s0.60-r0.80-seed0", "strength/coffee-s1.00-r0.80-seed0"]
-    assert document["preset"] == "smoke" and document["fingerprint"]["unet_in_channels"] == 4
+    assert document["schema"] == 2 and document["seeds"] == [0]
+    assert document["preset"] == "smoke" and document["fingerprint"]["denoiser"]["in_channels"] == 4
+    assert document["machine"]["python"] and "git_commit" in document["machine"]
 
     same = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast")
     assert same.ret == pytest.ExitCode.OK
-    same.stdout.fnmatch_lines(["*baseline 'tiny-fast' (*): passed, 4 cases compared, 0 worse beyond tolerance*"])
+    same.stdout.fnmatch_lines(["*baseline 'tiny-fast' (*): passed, 4 cases compared, 0 worse beyond tolerance*",
+                               "aggregate per (experiment, strength)*",
+                               "*strength s=1 * mse_outside * 1 * +0.0% * [[]+0.0%, +0.0%[]] * +10% * within"])
     assert not obtained.exists()
 
-    # the 9-channel UNet regenerates everything and pastes nothing back: leakage rises
-    worse = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast", "--leak-pipeline", "tiny-9ch")
+    # the 9-channel UNet regenerates everything and pastes nothing back: leakage rises, and each
+    # case beyond tolerance fails as a test, in pytest's last line and in the JUnit file
+    xml = leak_project.path / "junit.xml"
+    worse = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast", "--leak-pipeline", "tiny-9ch",
+                                   f"--junitxml={xml}", "--leak-summary-md", "summary.md")
     assert worse.ret == pytest.ExitCode.TESTS_FAILED
-    worse.assert_outcomes(passed=4)  # every case ran fine: the gate alone fails the session
+    outcomes = worse.parseoutcomes()
+    assert outcomes["failed"] >= 2 and outcomes["failed"] + outcomes.get("passed", 0) == 4
     worse.stdout.fnmatch_lines([
         "*baseline 'tiny-fast' (*): FAILED, 4 cases compared, * worse beyond tolerance*",
         "*strength/coffee-s1.00-r0.80-seed0*mse_outside*",
-        "*fingerprint differs from the baseline's: *unet_in_channels 4 -> 9*",
+        "aggregate per (experiment, strength)*",
+        "*strength s=1 * mse_outside * 1 * WORSE",
+        "*fingerprint differs from the baseline's: *denoiser.in_channels 4 -> 9*",
         "*wrote *tiny-fast.obtained.json; if the change is intended, accept it with "
         "`pytest benchmarks --leak-images coffee * --leak-pipeline tiny-9ch * "
         "--leak-compare tiny-fast --leak-update-baseline`*",
+        "*FAILED benchmarks/test_strength.py::test_strength[[]coffee-s1.00-r0.80-seed0[]]*",
     ])
-    assert json.loads(obtained.read_text())["fingerprint"]["unet_in_channels"] == 9
+    # the test's own failure is one line: metric, baseline, now, change, tolerance
+    worse.stdout.fnmatch_lines(["*coffee-s1.00-r0.80-seed0: worse than baseline 'tiny-fast': mse_outside baseline *, "
+                                "now *, change +* (+*%), tolerance +10% or +1*"])
+    assert "warnings summary" not in worse.stdout.str() and "PytestWarning" not in worse.stdout.str()
+    attributes, properties, cases = _junit(xml)
+    assert int(attributes["failures"]) == outcomes["failed"]
+    assert cases["test_strength[coffee-s1.00-r0.80-seed0]"].find("failure") is not None
+    row = Store(leak_project.path / "reports" / "leakage.sqlite").frame().set_index("case_id")
+    failing = row.loc["coffee-s1.00-r0.80-seed0"]
+    assert failing.status == "failed" and "regression" in failing["flags"]  # recorded first, then failed
+    assert float(properties["strength/coffee-s1.00-r0.80-seed0:mse_outside"]) == pytest.approx(failing.mse_outside)
+    assert all(case.find("properties") is None for case in cases.values())  # xunit2: no testcase properties
+    assert json.loads(obtained.read_text())["fingerprint"]["denoiser"]["in_channels"] == 9
+    summary = (leak_project.path / "summary.md").read_text()
+    assert "| strength s=1 | mse_outside | 1 |" in summary and "**worse**" in summary
+    assert step_summary.read_text().count("### Inpainting leakage") == 3  # every run appended its part
 
     updated = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "tiny-fast", "--leak-pipeline",
                                      "tiny-9ch", "--leak-update-baseline")
@@ -55,22 +88,62 @@ def test_save_compare_regress_update_compare(leak_project):
     assert again.ret == pytest.ExitCode.OK
 
 
-def test_a_corrupt_baseline_is_a_clear_failure_not_a_traceback(leak_project):
-    (leak_project.path / "baselines").mkdir()
-    (leak_project.path / "baselines" / "broken.json").write_text("{oops")
-    result = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "broken")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*FAILED: baseline *broken.json is not valid JSON*"])
-    assert "Traceback" not in result.stdout.str()
+def test_seed_shift_is_judged_by_the_aggregate_alone(leak_project):
+    """Seeds 100-102 against a baseline of seeds 0-2: no case has a counterpart, so no per-case
+    verdict; the same pipeline passes on the aggregate, the 9-channel one fails on it."""
+    args = ["--leak-images", "coffee,astronaut", *FAST[2:-2], "-k", "strength and (s0.60 or s1.00)"]
+    assert leak_project.runpytest("benchmarks", *args, "--leak-seeds", "3",
+                                  "--leak-save-baseline", "seeds").ret == pytest.ExitCode.OK
+    shifted = ["--leak-seed", "100", "--leak-seeds", "3", "--leak-compare", "seeds"]
+
+    same = leak_project.runpytest("benchmarks", *args, *shifted)
+    assert same.ret == pytest.ExitCode.OK
+    same.assert_outcomes(passed=12)
+    same.stdout.fnmatch_lines([
+        "*baseline 'seeds' (*): passed, 0 cases compared, * aggregate: 0 of 2 groups worse",
+        "per-case verdicts are impossible for 12 cases: the baseline holds seeds 0-2, this run measured "
+        "100-102; the aggregate decides for them",
+        "*strength s=0.6 * mse_outside * 6 * within", "*strength s=1 * mse_outside * 6 * within",
+    ])
+
+    other = leak_project.runpytest("benchmarks", *args, *shifted, "--leak-pipeline", "tiny-9ch")
+    assert other.ret == pytest.ExitCode.TESTS_FAILED
+    other.assert_outcomes(passed=12)  # no case could be judged alone: the aggregate fails the session
+    other.stdout.fnmatch_lines(["*baseline 'seeds' (*): FAILED, 0 cases compared, * aggregate: * of 2 groups worse",
+                                "*strength s=1 * mse_outside * 6 * WORSE"])
 
 
-def test_a_baseline_of_another_preset_is_refused(leak_project):
-    (leak_project.path / "baselines").mkdir()
-    (leak_project.path / "baselines" / "paper.json").write_text(
-        json.dumps({"schema": 1, "preset": "paper", "options": {}, "cases": {}}))
-    result = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "paper")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*FAILED: baseline *paper.json was recorded with preset 'paper', this run uses 'smoke'*"])
+@pytest.mark.parametrize("content, message", [
+    (None, "*leakage: baseline 'b' does not exist at *b.json; write it with `pytest benchmarks * "
+           "--leak-save-baseline b` (or `leakage baseline save b`)"),
+    ("{oops", "*leakage: baseline *b.json is not valid JSON*"),
+    ({"preset": "paper"}, "*leakage: baseline *b.json was recorded with preset 'paper', this run uses 'smoke'*"),
+    ({"options": {"steps": 10, "max_side": 64}}, "*measured under other settings: steps 10 -> 4*"),
+    ({"value": float("nan")}, "*case 'strength/coffee-s0.60-r0.80-seed0' metric mse_outside is NaN; "
+                              "every metric value must be a finite number*"),
+    ({"value": None}, "*case 'strength/coffee-s0.60-r0.80-seed0' metric mse_outside is null*"),
+    ({"value": "12.5"}, "*case 'strength/coffee-s0.60-r0.80-seed0' metric mse_outside is '12.5', not a number*"),
+])
+def test_a_bad_baseline_stops_pytest_before_any_case_runs(leak_project, content, message):
+    path = leak_project.path / "baselines" / "b.json"
+    path.parent.mkdir()
+    if isinstance(content, str):
+        path.write_text(content)
+    elif content is not None:
+        content = dict(content)
+        document = {"schema": 2, "name": "b", "preset": "smoke", "options": {"steps": 4, "max_side": 64, "paste_back": False,
+                                                                "guidance_scale": 0.0, "prompt": "", "scheduler": "PNDM"},
+                    "cases": {"strength/coffee-s0.60-r0.80-seed0": {
+                        "experiment": "strength", "case_id": "coffee-s0.60-r0.80-seed0", "seed": 0,
+                        "metrics": {"mae_outside": 3.0, "mse_outside": content.pop("value", 12.5)}}}}
+        document["options"].update(content.pop("options", {}))
+        document.update(content)
+        path.write_text(json.dumps(document))
+    result = leak_project.runpytest("benchmarks", *FAST, "--leak-compare", "b")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert not (leak_project.path / "reports").exists()  # nothing ran, no run was recorded
 
 
 def test_threshold_over_limit_fails_the_case_with_its_numbers(leak_project):
@@ -104,6 +177,17 @@ def test_a_failing_comparison_reaches_the_report(leak_project):
     result = leak_project.runpytest("benchmarks", *args, "--leak-compare", "b", "--leak-pipeline", "tiny-9ch")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     html = (leak_project.path / "reports" / "leakage.html").read_text(encoding="utf-8")
-    assert "Comparison with baseline" in html
+    assert "Comparison with baseline" in html and "Aggregate per experiment and strength" in html
     failing = result.stdout.str().split("FAILED, 4 cases compared, ")[1].split(" worse")[0]
     assert f"{failing} failing checks" in html  # the same count the terminal gave
+    assert "Machine</h3>" in html
+
+
+def test_per_case_verdicts_under_xdist(leak_project):
+    """Workers judge their cases with the baseline values the controller checked and sent."""
+    assert leak_project.runpytest("benchmarks", *FAST, "--leak-save-baseline", "b").ret == pytest.ExitCode.OK
+    result = leak_project.runpytest_subprocess("benchmarks", *FAST, "-n", "2", "--leak-compare", "b",
+                                               "--leak-pipeline", "tiny-9ch")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*FAILED benchmarks/test_strength.py::test_strength[[]coffee-s1.00-r0.80-seed0[]]*"])
+    assert Store(leak_project.path / "reports" / "leakage.sqlite").frame().status.value_counts()["failed"] >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 
 import pytest
 
@@ -20,7 +21,7 @@ from harness.gate import (
     parse_tolerances,
     write_baseline,
 )
-from harness.gate.baseline import compare, fingerprint_diff
+from harness.gate.comparison import compare, fingerprint_diff
 from harness.store import Store
 
 ROW = {"experiment": "strength", "case_id": "coffee-s0.40-r0.80-seed0", "strength": 0.4, "mse_outside": 61.0}
@@ -113,6 +114,14 @@ def test_tolerance_config_overrides_and_errors():
             parse_tolerances(table)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-nan"])
+def test_tolerances_that_are_not_finite_are_refused(value):
+    # TOML has nan and inf literals; a nan limit would make every comparison pass
+    table = tomllib.loads(f"mse_outside = {{ rel = {value} }}")
+    with pytest.raises(ValueError, match=r"^\[tool.leakage.tolerances\] mse_outside: rel must be a finite number >= 0, got"):
+        parse_tolerances(table)
+
+
 # -- baseline files ---------------------------------------------------------------------------
 
 
@@ -162,6 +171,24 @@ def test_compare_refuses_another_preset_or_settings(tmp_path):
         compare({**doc, "options": {**doc["options"], "steps": 50}}, doc, {}, path=tmp_path / "x.json")
 
 
+def test_a_baseline_from_before_resize_existed_was_cropped(tmp_path):
+    store, run_id = _store_with_run(tmp_path, {"a": 40.0})
+    old = baseline_from_store(store, run_id, name="x")
+    assert "resize" not in old["options"]
+    cropped = {**old, "options": {**old["options"], "resize": "crop"}}
+    assert compare(old, cropped, {}, path=tmp_path / "x.json").compared == 1
+    with pytest.raises(BaselineError, match="resize 'crop' -> 'study'"):
+        compare(old, {**old, "options": {**old["options"], "resize": "study"}}, {}, path=tmp_path / "x.json")
+
+
+def test_the_new_metrics_are_gateable():
+    tols = parse_tolerances({"ssim_outside": {"abs": 0.01}, "seam": {"rel": 0.1}, "mse_excess": {"abs": 2}})
+    assert tols["ssim_outside"].direction == "higher" and tols["seam"].direction == "lower"
+    assert tols["ssim_outside"].judge(0.9, 0.88) == "worse" and tols["seam"].judge(1.0, 1.2) == "worse"
+    assert parse_threshold_table([{"metric": "color_shift_outside", "max": 3}])[0].fails(
+        {"case_id": "c", "color_shift_outside": 5.0}) == "c: color_shift_outside = 5 > limit 3 ([[tool.leakage.thresholds]] #1)"
+
+
 def test_nothing_compared_is_a_failure_not_a_pass(tmp_path):
     store, run_id = _store_with_run(tmp_path, {"a": 40.0})
     doc = baseline_from_store(store, run_id, name="x")
@@ -172,14 +199,82 @@ def test_nothing_compared_is_a_failure_not_a_pass(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "is not valid JSON"),
     ('{"hello": 1}', "is not a leakage baseline"),
-    ('{"schema": 99, "cases": {}}', "has schema 99; this harness reads schema 1"),
-    ('{"schema": 1, "cases": {"a": 3}}', "case 'a' has no metrics table"),
+    ('{"schema": 99, "cases": {}}', "has schema 99; this harness reads schema 1 or 2"),
+    ('{"schema": 1, "name": "b", "options": {}, "cases": {"a": 3}}', "case 'a' has no metrics table"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": NaN}}}}', "case 's/a' metric mse_outside is NaN"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mae_outside": null}}}}', "case 's/a' metric mae_outside is null"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": "1"}}}}', "mse_outside is '1', not a number"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": true}}}}', "mse_outside is True, not a number"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": Infinity}}}}', "mse_outside is inf"),
+    ('{"schema": 2, "name": "b", "options": {}, "cases": {"s/a": {"metrics": {"mse_outside": "inf"}}}}', "mse_outside is 'inf', not a number"),
 ])
 def test_corrupt_or_foreign_baselines_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "b.json"
     path.write_text(content)
     with pytest.raises(BaselineError, match=message):
         load_baseline(path)
+
+
+def test_an_unreadable_baseline_is_refused_clearly(tmp_path):
+    (tmp_path / "b.json").mkdir()
+    with pytest.raises(BaselineError, match=r"baseline .*b.json cannot be read: Is a directory"):
+        load_baseline(tmp_path / "b.json")
+
+
+def test_an_unchanged_psnr_may_be_infinite_and_schema_1_is_still_read(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text('{"schema": 1, "name": "b", "options": {}, "cases": {"s/a": {"seed": 0.0, "metrics": {"psnr_outside": "inf", "mse_outside": 0}}}}')
+    assert load_baseline(path)["cases"]["s/a"]["metrics"]["psnr_outside"] == "inf"
+
+
+def test_a_baseline_leaves_unmeasured_metrics_out_and_keeps_integer_seeds(tmp_path):
+    store, run_id = _store_with_run(tmp_path, {"a": 40.0})
+    store.add_result(run_id, {"experiment": "floor", "case_id": "coffee-r0.80", "status": "passed",
+                              "mse_outside": 5.0, "mse_inside": float("nan")})
+    doc = baseline_from_store(store, run_id, name="x")
+    assert doc["schema"] == 2 and doc["seeds"] == [0]
+    assert doc["cases"]["strength/a"]["seed"] == 0 and isinstance(doc["cases"]["strength/a"]["seed"], int)
+    assert doc["cases"]["floor/coffee-r0.80"]["seed"] is None
+    assert "mse_inside" not in doc["cases"]["floor/coffee-r0.80"]["metrics"]
+    load_baseline(write_baseline(doc, tmp_path / "x.json"))  # what the harness writes, it reads
+
+
+_GOOD = {"schema": 1, "name": "b", "preset": "smoke", "options": {}, "fingerprint": {},
+         "cases": {"strength/x": {"metrics": {"mse_outside": 1.5, "psnr_outside": "inf"}}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"cases": {"strength/x": {"metrics": {"mse_outside": "abc"}}}},
+     "case 'strength/x' metric mse_outside is 'abc', not a number; every metric value must be a finite number"),
+    ({"cases": {"strength/x": {"metrics": {"changed_frac": True}}}},
+     "case 'strength/x' metric changed_frac is True, not a number; every metric value must be a finite number"),
+    ({"options": None}, "key 'options' must be a table, found None"),
+    ({"fingerprint": "abc"}, "key 'fingerprint' must be a table, found 'abc'"),
+    ({"name": None}, "key 'name' must be a string, found None"),
+])
+def test_baseline_values_of_the_wrong_type_are_refused_naming_file_case_and_key(tmp_path, change, message):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_GOOD))
+    assert load_baseline(path) == _GOOD  # the unchanged document is accepted
+    path.write_text(json.dumps({**_GOOD, **change}))
+    with pytest.raises(BaselineError) as info:
+        load_baseline(path)
+    assert str(info.value) == f"baseline {path}: {message}"
+
+
+def test_a_baseline_without_a_name_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({k: v for k, v in _GOOD.items() if k != "name"}))
+    with pytest.raises(BaselineError, match=r"b.json: key 'name' must be a string, it is missing$"):
+        load_baseline(path)
+
+
+def test_writing_a_baseline_where_no_file_can_be_is_a_baseline_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(BaselineError, match=r"cannot write baseline .*file/x.json: Not a directory"):
+        write_baseline(_GOOD, blocker / "x.json")
+    assert blocker.read_text() == "not a folder"
 
 
 def test_baseline_paths(tmp_path):

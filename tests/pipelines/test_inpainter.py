@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.pipelines import Inpainter, NonFiniteOutputError, Timing, load_inpainter, steps_run
+from harness.pipelines import Inpainter, NonFiniteOutputError, SchedulerError, Timing, load_inpainter
 
 CALL = dict(strength=0.5, seed=0, steps=4)
 
@@ -52,18 +52,18 @@ def test_batch_matches_single_calls_within_one_level(tiny, small_image, small_ma
     masks = [small_mask, box, ~small_mask]
     seeds = [0, 1, 2]
     batch = tiny.inpaint_batch([small_image] * 3, masks, strength=0.5, seeds=seeds, steps=4)
-    assert tiny.last_timing.steps == steps_run(4, 0.5) + 1
+    assert tiny.last_timing.steps == int(4 * 0.5) + 1  # per image: PLMS repeats its first timestep
     for output, mask, seed in zip(batch, masks, seeds):
         single = tiny.inpaint(small_image, mask, strength=0.5, seed=seed, steps=4)
         assert np.abs(output.astype(int) - single.astype(int)).max() <= 1
 
 
 @pytest.mark.parametrize(("steps", "strength"), [(4, 1.0), (4, 0.5), (10, 0.3), (5, 0.2)])
-def test_timing_counts_pndm_steps_as_steps_run_plus_one(tiny, small_image, small_mask, steps, strength):
+def test_timing_counts_pndm_steps_as_the_kept_steps_plus_one(tiny, small_image, small_mask, steps, strength):
     tiny.inpaint(small_image, small_mask, strength=strength, seed=0, steps=steps)
     timing = tiny.last_timing
     assert isinstance(timing, Timing)
-    assert timing.steps == steps_run(steps, strength) + 1  # PLMS repeats its first timestep
+    assert timing.steps == int(steps * strength) + 1 == tiny.plan(steps, strength).evaluations  # PLMS repeats one
     assert timing.seconds > 0.0
 
 
@@ -115,7 +115,7 @@ def _chain(first, second):
 
 
 def test_tiny_runs_the_legacy_paste_back_in_latents(tiny, small_image, small_mask, monkeypatch):
-    assert tiny.unet_in_channels == 4
+    assert tiny.denoiser_in_channels == 4
     image_latents, final, latent_mask = _final_latents_and_mask(tiny, small_image, small_mask, monkeypatch)
     assert latent_mask.any() and not latent_mask.all()
     assert bool((final[~latent_mask] == image_latents[~latent_mask]).all())
@@ -123,7 +123,7 @@ def test_tiny_runs_the_legacy_paste_back_in_latents(tiny, small_image, small_mas
 
 
 def test_tiny_9ch_regenerates_the_outside_latents(tiny_9ch, small_image, small_mask, monkeypatch):
-    assert tiny_9ch.unet_in_channels == 9
+    assert tiny_9ch.denoiser_in_channels == 9
     image_latents, final, latent_mask = _final_latents_and_mask(tiny_9ch, small_image, small_mask, monkeypatch)
     assert not bool((final[~latent_mask] == image_latents[~latent_mask]).any())
 
@@ -134,8 +134,12 @@ def test_tiny_9ch_output_has_the_input_size(tiny_9ch, small_image, small_mask):
 
 
 def test_zero_step_strength_fails_before_any_work(tiny, small_image, small_mask, monkeypatch):
-    monkeypatch.setattr(tiny, "pipe", None)  # any use of the pipeline would raise AttributeError/TypeError
-    with pytest.raises(ValueError, match=r"strength 0\.05 with 10 steps .* 0 denoising steps"):
+    def no_call(*args, **kwargs):
+        raise AssertionError("the pipeline was called")
+
+    monkeypatch.setattr(type(tiny.pipe), "__call__", no_call)
+    with pytest.raises(ValueError, match=r"strength 0\.05 with 10 steps leaves 0 denoising steps in "
+                                         r"StableDiffusionInpaintPipeline\.get_timesteps with PNDMScheduler"):
         tiny.inpaint(small_image, small_mask, strength=0.05, seed=0, steps=10)
 
 
@@ -148,7 +152,7 @@ def test_a_failed_call_leaves_no_stale_timing(tiny, small_image, small_mask):
 
 
 def test_size_not_a_multiple_of_the_vae_factor_is_rejected(tiny, small_image, small_mask):
-    with pytest.raises(ValueError, match=r"60x96 is not a multiple of the VAE scale factor 8"):
+    with pytest.raises(ValueError, match=r"60x96 is not a multiple of the pipeline's size multiple 8"):
         tiny.inpaint(small_image[:60], small_mask[:60], **CALL)
 
 
@@ -214,14 +218,34 @@ def test_generated_latents_stay_in_the_latent_distribution(fixture, request, mon
 
 def test_use_scheduler_switches_class_keeps_the_schedule_and_shows_in_the_fingerprint():
     inpainter = load_inpainter("tiny", device="cpu")
+    shipped = inpainter.pipe.scheduler
     before = inpainter.fingerprint()
-    inpainter.use_scheduler("PNDM")  # already PNDM: nothing changes
-    assert inpainter.fingerprint() == before
-    inpainter.use_scheduler("DDIM")
+    inpainter.use_scheduler("PNDMScheduler")  # already PNDM: nothing changes
+    assert inpainter.pipe.scheduler is shipped and inpainter.fingerprint() == before
+    inpainter.use_scheduler("DDIMScheduler")
     after = inpainter.fingerprint()
     assert after["scheduler_class"] == "DDIMScheduler"
     assert after["scheduler_config"]["beta_schedule"] == before["scheduler_config"]["beta_schedule"]
-    inpainter.use_scheduler("PNDM")
-    assert inpainter.pipe.scheduler.config.skip_prk_steps is True
-    with pytest.raises(ValueError, match="unknown scheduler 'LMS'; expected one of PNDM, DDIM, Euler"):
-        inpainter.use_scheduler("LMS")
+    inpainter.use_scheduler("model")
+    assert inpainter.pipe.scheduler is shipped
+    with pytest.raises(SchedulerError, match="unknown scheduler 'PNDM'; did you mean PNDMScheduler"):
+        inpainter.use_scheduler("PNDM")
+    with pytest.raises(SchedulerError, match="FlowMatchEulerDiscreteScheduler does not fit StableDiffusionInpaintPipeline"):
+        inpainter.use_scheduler("FlowMatchEulerDiscreteScheduler")
+    assert inpainter.pipe.scheduler is shipped  # a refused swap changes nothing
+
+
+def test_padding_mask_crop_pastes_the_crop_back_over_the_original(tiny, small_image, small_mask):
+    # StableDiffusionInpaintPipeline.__call__ takes padding_mask_crop (read from its signature)
+    assert tiny.accepts("padding_mask_crop") and not tiny.accepts("no_such_argument")
+    output = tiny.inpaint(small_image, small_mask, **CALL, padding_mask_crop=8)
+    assert output.shape == small_image.shape and output.dtype == np.uint8
+    assert mse_outside(small_image, output, small_mask) == 0.0  # apply_overlay keeps the outside exactly
+    assert not np.array_equal(output[small_mask], small_image[small_mask])
+    assert tiny.last_timing.steps > 0
+
+
+def test_padding_mask_crop_on_a_pipeline_without_it_is_a_clear_error(tiny, small_image, small_mask, monkeypatch):
+    monkeypatch.setattr(tiny, "accepts", lambda name: False)
+    with pytest.raises(ValueError, match="StableDiffusionInpaintPipeline.__call__ takes no padding_mask_crop"):
+        tiny.inpaint(small_image, small_mask, **CALL, padding_mask_crop=8)

@@ -22,7 +22,7 @@ def test_importing_the_package_does_not_import_torch_or_diffusers():
 
 def test_embedded_pipeline_properties(tiny):
     assert (tiny.ref, tiny.device, tiny.dtype) == ("tiny", "cpu", "float32")
-    assert tiny.vae_scale_factor == 8
+    assert tiny.vae_scale_factor == tiny.size_multiple == 8 and tiny.family.name == "sd"
     assert tiny.pipe.tokenizer.model_max_length == 77
     assert tiny.pipe.safety_checker is None
     assert type(tiny.pipe).__name__ == "StableDiffusionInpaintPipeline"

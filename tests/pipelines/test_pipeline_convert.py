@@ -39,5 +39,5 @@ def test_to_uint8_refuses_non_finite_values(bad):
 
 def test_check_case_accepts_a_good_pair_and_names_the_size_otherwise():
     check_case(np.zeros((16, 24, 3), np.uint8), np.zeros((16, 24), bool), 8)
-    with pytest.raises(ValueError, match="20x24 is not a multiple of the VAE scale factor 8"):
+    with pytest.raises(ValueError, match="20x24 is not a multiple of the pipeline's size multiple 8"):
         check_case(np.zeros((20, 24, 3), np.uint8), np.zeros((20, 24), bool), 8)

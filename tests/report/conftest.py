@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _load_synthetic():
     spec = importlib.util.spec_from_file_location("synthetic_store", REPO / "tools" / "synthetic_store.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -53,7 +55,7 @@ def write_rows(path: Path, rows: list[dict], *, run_id: str = "run-1", fingerpri
 
 @pytest.fixture(scope="session")
 def smoke_store(tmp_path_factory) -> Path:
-    """A smoke-sized synthetic store with artifacts (48 rows: 3 skipped, all experiments)."""
+    """A smoke-sized synthetic store with artifacts (74 rows: 4 skipped, all experiments)."""
     path = tmp_path_factory.mktemp("smoke") / "leakage.sqlite"
     synthetic_store.write_store(path, synthetic_store.synthetic_rows("smoke"), artifacts=True)
     return path

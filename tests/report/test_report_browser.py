@@ -1,6 +1,7 @@
-"""The report in a real browser: headless Chromium loads it offline, every image decodes, the
-table sorts when its header is clicked, the filter filters, no error is logged; a screenshot is
-written to ``reports/report-screenshot.png``.
+"""The report in a real browser: headless Chromium loads it offline, every image (SVG charts, PNG
+tiles) decodes, every section is there, the table sorts when its header is clicked, the filter
+filters, the CSV download holds the rows shown, a tile enlarges on click, no error is logged; a
+screenshot is written to ``reports/report-screenshot.png``.
 
 Chromium is driven without extra packages: a copy of the report gets a self-test script that
 runs on load and writes its findings into the page, which ``--dump-dom`` prints. Without Chromium
@@ -55,6 +56,18 @@ window.addEventListener("load", function () {
     out.images = images.length;
     out.broken = images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
       .map(function (i) { return i.alt; });
+    out.svgs = images.filter(function (i) { return i.src.indexOf("data:image/svg+xml") === 0; })
+      .map(function (i) { return [i.naturalWidth, i.naturalHeight]; });
+    out.sections = Array.prototype.map.call(document.querySelectorAll("main > section"), function (s) { return s.id; });
+    out.sectionImages = {};
+    out.sections.forEach(function (id) { out.sectionImages[id] = document.getElementById(id).querySelectorAll("img").length; });
+    out.spikeRows = document.querySelectorAll("#strength h3 + p + div tbody tr").length;
+    var tile = document.querySelector("img.zoom");
+    tile.click();
+    var box = document.getElementById("lightbox");
+    out.zoomOpen = !box.hidden && box.querySelector("img").src === tile.src;
+    box.click();
+    out.zoomClosed = box.hidden;
     var table = document.getElementById("case-table");
     var column = function (header) { return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
       return r.cells[header.cellIndex].textContent.trim(); }); };
@@ -68,6 +81,7 @@ window.addEventListener("load", function () {
     filter.value = "img01"; filter.dispatchEvent(new Event("input"));
     out.visible = Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return !r.hidden; }).length;
     out.countText = document.querySelector('[data-count-for="case-table"]').textContent;
+    out.csv = window.leakageReport.tableCsv(table).trim().split("\\n");
     out.resources = performance.getEntriesByType("resource").map(function (e) { return e.name; });
   } catch (e) { window.__selftest.errors.push("selftest: " + e); }
   out.errors = window.__selftest.errors;
@@ -147,13 +161,26 @@ def test_report_in_headless_chromium(chromium, report, tmp_path):
     assert ascending == sorted(before) and descending == sorted(before, reverse=True)
     assert result["ascending"][-1] == "–" and result["descending"][-1] == "–"  # skipped cases stay last
     assert result["caseIds"] == sorted(result["caseIds"], key=str.lower)
-    assert result["visible"] == 16 and result["countText"] == f"16 of {len(result['before'])} rows"
+    assert result["visible"] == 21 and result["countText"] == f"21 of {len(result['before'])} rows"
+    # the CSV holds the 21 rows shown (img01: a floor, 9 radius and 11 strength cases), under the columns' keys
+    assert len(result["csv"]) == 22 and result["csv"][0].startswith("experiment,case_id,image,strength")
+    assert "nan" not in ",".join(result["csv"])
+    assert all(",img01" in line for line in result["csv"][1:])
+    # every section, each new one with its chart; every chart an SVG that decoded to a real size
+    assert result["sections"] == ["summary", "comparison", "strength", "radius", "masks", "mitigation", "defects",
+                                  "sources", "heatmaps", "edge", "floor", "timing", "cases"]
+    assert all(result["sectionImages"][s] == 1 for s in ("masks", "mitigation", "defects", "sources"))
+    assert len(result["svgs"]) == page.count("data:image/svg+xml") >= 11
+    assert all(w > 300 and h > 50 for w, h in result["svgs"])
+    assert result["spikeRows"] >= 1 and "img01-s0.60-r0.80-seed0" in page  # the planted spike is listed
+    assert result["zoomOpen"] and result["zoomClosed"]
 
 
 def test_screenshot(chromium, report, tmp_path):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
-    _run(chromium, tmp_path / "profile", f"--screenshot={SCREENSHOT}", "--window-size=1280,2400", report.as_uri())
+    # tall enough to hold the new sections (masks, mitigations, what users see, where it comes from)
+    _run(chromium, tmp_path / "profile", f"--screenshot={SCREENSHOT}", "--window-size=1280,7200", report.as_uri())
     assert SCREENSHOT.stat().st_size > 50_000
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -185,7 +185,7 @@ def test_delta_rows_and_baseline_curve(store_of, make_row):
 
 
 @pytest.mark.parametrize(("baseline", "match"), [([], "is not a leakage baseline"),
-                                                 ({"schema": 2, "cases": {}}, "has schema 2"),
+                                                 ({"schema": 3, "cases": {}}, "has schema 3"),
                                                  ({"schema": 1}, "is not a leakage baseline")])
 def test_check_baseline_rejects_other_formats(baseline, match):
     with pytest.raises(compare.BaselineError, match=match):

@@ -11,7 +11,8 @@ from harness.cli import main
 from harness.report import BaselineError, build_report
 from harness.store import StoreError
 
-ALL_SECTIONS = ("summary", "strength", "radius", "heatmaps", "edge", "floor", "timing", "cases")
+ALL_SECTIONS = ("summary", "strength", "radius", "masks", "mitigation", "defects", "sources", "heatmaps", "edge", "floor",
+                "timing", "cases")
 
 
 def _sections(html: str) -> set[str]:
@@ -30,9 +31,14 @@ def test_full_report_has_every_section_and_is_self_contained(smoke_store, tmp_pa
     html = out.read_text(encoding="utf-8")
     assert _sections(html) == set(ALL_SECTIONS)
     _assert_offline(html)
-    assert html.count("<img ") == 7 + 3 * 7  # 6 charts + colour bar; per image original + 3 x (output, map)
-    assert "R² = " in html and "9.694x² − 4.105x + 40" in html
-    assert out.stat().st_size < 1_000_000
+    # 10 charts + colour bar; per image original + 3 x (output, map)
+    assert html.count("<img ") == 11 + 3 * 7
+    assert html.count('src="data:image/svg+xml;base64,') == 11 and "image/jpeg" not in html
+    assert "R² = " in html
+    # the study's fit is named only to say why it is not comparable
+    assert "9.694x² − 4.105x + 40, on Stable Diffusion 1.5) is not on this scale" in html
+    assert "The original study found" not in html
+    assert out.stat().st_size < 2_000_000
 
 
 def test_only_one_experiment_and_no_artifacts(store_of, make_row, tmp_path):
@@ -100,6 +106,44 @@ def test_comparison_section_highlights_failures(smoke_store, tmp_path):
     assert "comparison" not in _sections(no_baseline)
 
 
+def test_comparison_section_shows_the_aggregate_groups(smoke_store, tmp_path):
+    baseline = {"schema": 2, "name": "v1", "preset": "smoke", "options": {}, "cases": {}}
+    aggregate = [{"experiment": "strength", "strength": 0.5, "metric": "mse_outside", "n": 6, "paired": 0,
+                  "change": 0.53, "low": 0.294, "high": 0.77, "relative": True, "limit": 0.1, "direction": "lower",
+                  "verdict": "worse"},
+                 {"experiment": "floor", "strength": None, "metric": "psnr_outside", "n": 3, "paired": 3,
+                  "change": -0.2, "low": -0.3, "high": -0.1, "relative": False, "limit": 0.5, "direction": "higher",
+                  "verdict": "within"}]
+    html = build_report(smoke_store, output=tmp_path / "r.html", baseline=baseline,
+                        aggregate=aggregate).read_text(encoding="utf-8")
+    table = html[html.index('<table id="aggregate"'):]
+    table = table[:table.index("</table>")]
+    assert ('<tr class="fail"><td>strength s=0.5</td><td>mse_outside</td><td class="n">6</td><td class="n">0</td>'
+            '<td class="n">+53.0%</td><td>[+29.4%, +77.0%]</td><td>+10%</td><td>worse</td></tr>') in table
+    assert "<td>floor</td><td>psnr_outside</td>" in table and "<td>[-0.3, -0.1]</td><td>-0.5</td>" in table
+
+
+def test_history_section_with_two_runs_of_the_same_series(store_of, make_row, tmp_path):
+    from harness.store import Store
+
+    path = store_of([make_row("a", s, mse=10.0 + s) for s in (0.2, 0.5)],
+                    fingerprint={"model": "tiny", "diffusers": "0.41.1"})
+    store = Store(path)
+    store.start_run("run-2", name="after", preset="smoke", options={"preset": "smoke"})
+    store.set_fingerprint("run-2", {"model": "tiny", "diffusers": "0.42.1"})
+    for s in (0.2, 0.5):
+        store.add_result("run-2", make_row("a", s, mse=20.0 + s))
+    store.finish_run("run-2", "passed")
+    html = build_report(path, output=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "history" in _sections(html) and 'href="#history"' in html
+    section = html[html.index('<section id="history">'):html.index('<section id="cases">')]
+    assert section.count("<img ") == 1
+    assert "<td>diffusers 0.41.1 -&gt; 0.42.1</td>" in section and "<td>first run</td>" in section
+    assert '<td class="n">20.35 [20.2, 20.5]</td>' in section
+    single = build_report(path, run_id="run-1", output=tmp_path / "one.html").read_text(encoding="utf-8")
+    assert "history" in _sections(single)  # the series is the same whichever of its runs is reported
+
+
 def test_build_report_errors(smoke_store, tmp_path):
     with pytest.raises(StoreError, match="no results store"):
         build_report(tmp_path / "missing.sqlite", output=tmp_path / "r.html")
@@ -122,8 +166,8 @@ def test_cli_report_writes_and_prints_the_path(smoke_store, tmp_path, capsys, st
 
 @pytest.mark.parametrize(("extra", "message"), [(["--store", "{missing}"], "no results store"),
                                                 (["--store", "{store}", "--run", "nope"], "matches 'nope'"),
-                                                (["--store", "{store}", "-o", "{folder}"], "cannot write the report")])
+                                                (["--store", "{store}", "-o", "{folder}"], "leakage: cannot write {folder}: Is a directory")])
 def test_cli_report_errors_exit_2(smoke_store, tmp_path, capsys, extra, message):
     values = {"missing": tmp_path / "missing.sqlite", "store": smoke_store, "folder": tmp_path}
     assert main(["report", *(e.format(**values) for e in extra)]) == 2
-    assert message in capsys.readouterr().err
+    assert message.format(**values) in capsys.readouterr().err

@@ -1,4 +1,5 @@
-// Sortable, filterable tables: click a header to sort (numeric for data-type="num"), type to filter.
+// Sortable, filterable tables (click a header to sort, numeric for data-type="num"; type to filter),
+// a CSV download of the table of cases, and tiles that enlarge on click.
 (function () {
   "use strict";
 
@@ -68,4 +69,71 @@
     var table = document.getElementById(input.getAttribute("data-table"));
     if (table) { input.addEventListener("input", function () { filterRows(table, input.value); }); }
   });
+
+  // CSV of a table's shown rows, as displayed; headers are the columns' keys.
+  function csvField(text) {
+    return /[",\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function tableCsv(table) {
+    var header = Array.prototype.map.call(table.tHead.rows[0].cells, function (cell) {
+      return csvField(cell.getAttribute("data-key") || cell.textContent.trim());
+    });
+    var lines = [header.join(",")];
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+      if (row.hidden) { return; }
+      lines.push(Array.prototype.map.call(row.cells, function (cell) {
+        var text = cell.textContent.trim();
+        return csvField(text === "–" ? "" : text);
+      }).join(","));
+    });
+    return lines.join("\n") + "\n";
+  }
+
+  document.querySelectorAll("button.csv").forEach(function (button) {
+    var table = document.getElementById(button.getAttribute("data-table"));
+    if (!table) { return; }
+    button.addEventListener("click", function () {
+      // a Blob made here and saved with a download link: nothing is fetched
+      var url = URL.createObjectURL(new Blob([tableCsv(table)], { type: "text/csv" }));
+      var link = document.createElement("a");
+      link.href = url;
+      link.download = button.getAttribute("data-file") || "leakage.csv";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    });
+  });
+
+  // Tiles enlarge on click (or Enter), pixels kept sharp; a click or Escape closes.
+  var box = document.createElement("div");
+  box.id = "lightbox";
+  box.hidden = true;
+  box.setAttribute("role", "dialog");
+  box.appendChild(document.createElement("p"));
+  document.body.appendChild(box);
+  function closeBox() { box.hidden = true; }
+  function openBox(image) {
+    var big = box.querySelector("img");
+    if (!big) {  // made on first use: an image without a source would count as broken
+      big = document.createElement("img");
+      box.insertBefore(big, box.firstChild);
+    }
+    big.src = image.src;
+    big.alt = image.alt;
+    box.style.setProperty("--aspect", (image.naturalWidth / image.naturalHeight) || 1);
+    box.querySelector("p").textContent = image.alt;
+    box.hidden = false;
+  }
+  box.addEventListener("click", closeBox);
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeBox(); } });
+  document.querySelectorAll("img.zoom").forEach(function (image) {
+    image.addEventListener("click", function () { openBox(image); });
+    image.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); openBox(image); }
+    });
+  });
+
+  window.leakageReport = { tableCsv: tableCsv, openBox: openBox };
 }());

@@ -1,4 +1,5 @@
-"""Tests of harness.masks: disc geometry, edge distances, and their error paths."""
+"""Tests of harness.masks.shapes: disc geometry (also the study's floored radius), area-driven discs
+and boxes, edge distances, and their error paths."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.masks import disc_mask, disc_radius_px, edge_distance, mask_to_image
+from harness.masks import AREA_TOLERANCE, box_mask, disc_for_area, disc_mask, disc_radius_px, edge_distance, mask_to_image
 
 S2, S5, S8, S10, S13 = (math.sqrt(v) for v in (2, 5, 8, 10, 13))
 
@@ -214,3 +215,43 @@ def test_edge_distance_not_2d_or_not_array():
         edge_distance(np.ones((4, 5, 3), bool))
     with pytest.raises(ValueError, match="mask must be a 2-D boolean array, got list"):
         edge_distance([[True, False]])
+
+
+# -- the study's floored radius, area-driven discs and boxes -----------------------------------------
+
+
+def test_floor_rounds_the_radius_down_to_whole_pixels():
+    assert disc_radius_px(85, 128, 0.8) == 34.0 and disc_radius_px(85, 128, 0.8, floor=True) == 34.0
+    assert disc_radius_px(416, 640, 0.37) == pytest.approx(76.96)
+    assert disc_radius_px(416, 640, 0.37, floor=True) == 76.0
+    # a floored disc is the disc of the whole-pixel radius: compare with a radius fraction giving 76 exactly
+    np.testing.assert_array_equal(disc_mask(416, 640, 0.37, floor=True), disc_mask(416, 640, 76 / 208))
+    assert disc_mask(416, 640, 0.37, floor=True).sum() < disc_mask(416, 640, 0.37).sum()
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (80, 128), (416, 640), (640, 416)])
+@pytest.mark.parametrize("area", [0.05, 0.1, 0.2, 0.3, 0.4])
+def test_disc_and_box_reach_the_area_asked_for(height, width, area):
+    for mask in (disc_for_area(height, width, area), box_mask(height, width, area)):
+        assert mask.shape == (height, width) and mask.dtype == np.bool_
+        assert abs(mask.mean() - area) <= AREA_TOLERANCE
+        rows, cols = np.nonzero(mask)
+        assert rows.mean() == pytest.approx((height - 1) / 2, abs=0.5)
+        assert cols.mean() == pytest.approx((width - 1) / 2, abs=0.5)
+
+
+def test_box_has_the_image_aspect_ratio():
+    mask = box_mask(80, 128, 0.25)
+    rows, cols = np.nonzero(mask)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (40, 64)
+    assert mask.sum() == 40 * 64
+
+
+def test_disc_for_area_refuses_what_does_not_fit_and_bad_areas():
+    with pytest.raises(ValueError, match=r"does not fit in it \(at most 0.491\)"):
+        disc_for_area(80, 128, 0.5)
+    for area in (0, 1, -0.1, 1.5, "0.2"):
+        with pytest.raises(ValueError, match="area must be a fraction of the image in"):
+            box_mask(80, 128, area)
+    with pytest.raises(ValueError, match="cannot be drawn within"):
+        box_mask(3, 3, 0.3)  # 3 of 9 pixels: 0.333 is more than 0.02 away
