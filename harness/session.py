@@ -150,7 +150,9 @@ class LeakageSession:
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
                 "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used(),
-                "batch_size": self.runner.execution.batch}
+                # resolving --leak-batch auto imports torch: known once the run starts, not before
+                # (a session without leakage cases checks the baseline's options without it)
+                "batch_size": self._runner.execution.batch if self._runner is not None else None}
 
     def check_pipeline(self) -> None:
         """Resolve the pipeline without weights at the start of the session.
@@ -189,6 +191,7 @@ class LeakageSession:
         sessions) and start its heartbeat. Raises :class:`StoreError` when the store is unusable."""
         if self.started or self.is_worker:
             return
+        self.runner  # noqa: B018 - resolves the batch size the run records
         if self.resume is not None:  # the same run again: running, recorded by this process
             self.store.reopen_run(self.run_id)
             self.fingerprint = self.resume["fingerprint"] or None

@@ -99,7 +99,8 @@ class Batches:
         self.last = result
         if result.error is not None:
             raise result.error
-        return result.output, Timing(seconds=result.seconds, steps=result.steps)
+        timing = Timing(seconds=result.seconds, steps=result.steps) if result.seconds is not None else None
+        return result.output, timing
 
     def _consume(self, call: Case) -> None:
         left = self.consumers.get(call, 1) - 1
@@ -150,12 +151,13 @@ class Batches:
                 exc = OutOfMemoryAtBatchOne(f"out of device memory at batch 1 on {inpainter.device}: {exc}")
             self.results[first] = CallResult(error=exc)
             return
-        timing = inpainter.last_timing
-        share = timing.seconds / len(items)
+        timing = inpainter.last_timing  # None from a stand-in that keeps no time
+        seconds, steps = (timing.seconds, timing.steps) if timing is not None else (None, None)
         for (call, _, _), output in zip(items, outputs):
             output.setflags(write=False)
-            self.results[call] = CallResult(output=output, seconds=share, steps=timing.steps, batch_size=len(items),
-                                            batch_seconds=timing.seconds, peak_memory_bytes=peak.bytes)
+            self.results[call] = CallResult(output=output, seconds=None if seconds is None else seconds / len(items),
+                                            steps=steps, batch_size=len(items), batch_seconds=seconds,
+                                            peak_memory_bytes=peak.bytes)
 
     @staticmethod
     def _free(inpainter) -> None:

@@ -84,8 +84,12 @@ def plain_call(case: Case) -> Case | None:
 
 @functools.lru_cache(maxsize=256)
 def original_size(source: ImageSource) -> tuple[int, int]:
-    """The image's size before preparation: equal originals prepare to equal sizes."""
-    return tuple(source.load().shape[:2])
+    """The image's size before preparation: equal originals prepare to equal sizes. An image that
+    cannot be read is (1, 1) here; its cases report the problem when they run."""
+    try:
+        return tuple(source.load().shape[:2])
+    except (ValueError, OSError):
+        return (1, 1)
 
 
 def _cost(case: Case, max_side: int) -> float:

@@ -25,6 +25,7 @@ def prepare_resume(leak, wanted: str) -> dict:
         Naming the run and every difference, or why it cannot be resumed.
     """
     run = resumable_run(leak.store, None if wanted == "latest" else wanted)
+    leak.runner  # noqa: B018 - the batch size is compared too
     differences = option_differences(run["options"], leak.run_options())
     if run["preset"] != leak.preset.name:
         differences.insert(0, f"preset: {run['preset']!r} recorded, {leak.preset.name!r} now")

@@ -30,6 +30,28 @@ class GroupScheduling(LoadScopeScheduling):
         self.leak = leak
         self._scopes: dict[str, str] | None = None
 
+    def remove_node(self, node):
+        """A worker finished or died. ``loadscope`` would queue its crashed case again and hand
+        work to a replacement worker that has not collected yet; like ``load``, the crashed case
+        is reported, not rerun, and the rest of its group goes to the next worker."""
+        workload = self.assigned_work.pop(node)
+        pending = [(scope, nodeid) for scope, unit in workload.items() for nodeid, done in unit.items() if not done]
+        if not pending:
+            return None
+        crashitem = pending[0][1]
+        for scope, unit in workload.items():
+            remaining = {nodeid: False for nodeid, done in unit.items() if not done and nodeid != crashitem}
+            if remaining:
+                self.workqueue[scope] = remaining
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return crashitem
+
+    def _reschedule(self, node) -> None:
+        if node not in self.registered_collections:
+            return  # a replacement worker: it gets work once it has collected (schedule() again)
+        super()._reschedule(node)
+
     def _split_scope(self, nodeid: str) -> str:
         if self._scopes is None:
             self._scopes = self._plan(self.collection or [])
