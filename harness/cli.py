@@ -1,7 +1,8 @@
 """The ``leakage`` command: look at, compare and export what runs recorded.
 
 Running the experiments is pytest's job (``pytest benchmarks``); this command reads the store,
-read-only: it never changes the store file, whatever it finds there. Every foreseeable problem
+read-only: it never changes the store file, whatever it finds there (``merge`` writes only the
+store it is given as OUT). Every foreseeable problem
 (no store, a foreign or damaged file, a folder that cannot be written) is one line on stderr and
 exit code 2.
 """
@@ -82,6 +83,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from harness.execution.shards import MergeError, merge_shards
+
+    try:
+        run_id, count, devices = merge_shards(Path(args.out), [Path(p) for p in args.shards])
+    except MergeError as exc:
+        print(f"leakage merge: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        return _cannot_write(Path(args.out), exc)
+    print(f"merged {count} rows of {len(args.shards)} shards into run {run_id} of {args.out} "
+          f"(devices: {', '.join(sorted(set(devices)))})")
+    return 0
+
+
 def _cannot_write(path: Path, exc: OSError) -> int:
     print(f"leakage: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
     return 2
@@ -123,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", default="reports/leakage.html", metavar="PATH",
                         help="where to write the HTML [default: reports/leakage.html]")
     report.set_defaults(func=_cmd_report)
+
+    merge = sub.add_parser("merge", help="join the runs of --leak-shard K/N stores into one run of store OUT")
+    merge.add_argument("out", metavar="OUT", help="the store to add the merged run to (created if missing)")
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="the shards' stores (the latest run of each)")
+    merge.set_defaults(func=_cmd_merge)
 
     baseline = sub.add_parser("baseline", help="manage saved baselines")
     baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)

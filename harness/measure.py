@@ -17,6 +17,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -29,7 +30,7 @@ from harness.mitigations import Mitigation
 from harness.pipelines import NonFiniteOutputError
 from harness.texture import TEXTURE_NAMES, texture_profile
 
-__all__ = ["Measurement", "Settings", "measure_case", "prepared_image", "save_png"]
+__all__ = ["Measurement", "Settings", "measure_case", "prepared_image", "call_inputs", "save_png"]
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Measurement:
     was skipped (``skip``) when the pipeline cannot run it."""
 
     row: dict
-    original: np.ndarray
+    original: np.ndarray | None  # None for a row copied from the store (nothing was computed)
     output: np.ndarray | None = None
     problems: list[str] = field(default_factory=list)
     skip: str | None = None
@@ -53,6 +54,10 @@ class Settings:
     paste_back: bool = False
     prompt: str = ""
     guidance_scale: float = 0.0
+
+
+#: ``(inpainter, case, settings) -> (output, timing)``: where an unmitigated call's output comes from.
+PlainCall = Callable[[object, Case, "Settings"], tuple]
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,11 +112,17 @@ def _roundtrip(inpainter, source: ImageSource, max_side: int, resize: str):
     return output, inpainter.last_timing
 
 
+def call_inputs(inpainter, case: Case, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The prepared image and mask ``case`` feeds the pipeline (cached per process); a mask
+    that cannot be made raises ``ValueError``."""
+    image = prepared_image(case.image, settings.max_side, inpainter.size_multiple, settings.resize)
+    return image, _mask(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)[0]
+
+
 @functools.lru_cache(maxsize=8)
 def _plain_call(inpainter, case: Case, settings: Settings):
     """The unmitigated pipeline call of ``case`` and its timing (mitigations that only post-process share it)."""
-    image = prepared_image(case.image, settings.max_side, inpainter.size_multiple, settings.resize)
-    mask = _mask(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)[0]
+    image, mask = call_inputs(inpainter, case, settings)
     output = inpainter.inpaint(image, mask, **_call_arguments(case, settings))
     output.setflags(write=False)
     return output, inpainter.last_timing
@@ -131,12 +142,12 @@ def _mitigation(case: Case, inpainter) -> Mitigation | None:
 
 
 def _run(inpainter, case: Case, image: np.ndarray, mask: np.ndarray, mitigation: Mitigation | None,
-         settings: Settings):
+         settings: Settings, plain_call: PlainCall | None):
     """The case's output (before the output checks) and the timing of the call that made it."""
     if case.strength is None:
         return _roundtrip(inpainter, case.image, settings.max_side, settings.resize)
     if mitigation is None or mitigation.shares_plain_call:
-        output, timing = _plain_call(inpainter, dataclasses.replace(case, mitigation=None, mitigation_px=None),
+        output, timing = (plain_call or _plain_call)(inpainter, dataclasses.replace(case, mitigation=None, mitigation_px=None),
                                      settings)
         return (mitigation.finish(image, output, mask) if mitigation else output), timing
     output = inpainter.inpaint(image, mitigation.call_mask(mask), **_call_arguments(case, settings),
@@ -145,14 +156,15 @@ def _run(inpainter, case: Case, image: np.ndarray, mask: np.ndarray, mitigation:
 
 
 def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", paste_back: bool = False,
-                 prompt: str = "", guidance_scale: float = 0.0) -> Measurement:
+                 prompt: str = "", guidance_scale: float = 0.0, plain_call: PlainCall | None = None) -> Measurement:
     """Run ``case`` on ``inpainter`` and compute its metrics row.
 
     Problems with the case's mask (a user mask that vanishes at this size, an area a family
     cannot reach) and with the output (not finite, wrong shape, a constant image such as a
     safety checker's black frame) do not raise: they are flagged in the row and listed in
     ``problems``, so the row is recorded before the case fails. A mitigation the pipeline does
-    not support sets ``skip``.
+    not support sets ``skip``. ``plain_call(inpainter, case, settings) -> (output, timing)``
+    replaces the per-process cache of unmitigated calls (batched execution fills its own).
     """
     settings = Settings(max_side, resize, paste_back, prompt, guidance_scale)
     image = prepared_image(case.image, max_side, inpainter.size_multiple, resize)
@@ -172,18 +184,18 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
         if unsupported:
             measurement.skip = f"{type(inpainter.pipe).__name__}.__call__ takes no {', '.join(unsupported)}"
             return measurement
-    _run_checked(measurement, inpainter, case, mask, mitigation, settings)
+    _run_checked(measurement, inpainter, case, mask, mitigation, settings, plain_call)
     if not measurement.problems:
         _record_metrics(measurement, inpainter, case.image, mask, distance, settings)
     return measurement
 
 
 def _run_checked(measurement: Measurement, inpainter, case: Case, mask: np.ndarray, mitigation: Mitigation | None,
-                 settings: Settings) -> None:
+                 settings: Settings, plain_call: PlainCall | None) -> None:
     """The case's output and timing into ``measurement``; a non-finite or malformed output is a problem."""
     row, timing = measurement.row, None
     try:
-        measurement.output, timing = _run(inpainter, case, measurement.original, mask, mitigation, settings)
+        measurement.output, timing = _run(inpainter, case, measurement.original, mask, mitigation, settings, plain_call)
     except NonFiniteOutputError as exc:
         measurement.problems.append(str(exc))
         row["flags"].append("non_finite")

@@ -77,6 +77,27 @@ def parse_scheduler(value: str) -> str:
     return str(value)
 
 
+def parse_batch(value: str) -> str | int:
+    """``auto`` (1 on the CPU, 8 on CUDA) or a positive number of cases per pipeline call."""
+    if str(value) == "auto":
+        return "auto"
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a batch size; use auto or a positive integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1 (or auto)")
+    return number
+
+
+def parse_shard(value: str) -> str:
+    """``K/N``: this machine runs shard K of N (1 <= K <= N)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(value))
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a shard; use K/N with 1 <= K <= N, e.g. 2/4")
+    return f"{int(match[1])}/{int(match[2])}"
+
+
 def parse_text(value: str) -> str:
     if not str(value).strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -125,6 +146,12 @@ OPTIONS: tuple[Option, ...] = (
            "| study (the 2023 study's stretch to multiples of 32) (default: the preset's)", "MODE"),
     Option("masks", parse_text, None, "a folder of your masks, paired with --leak-images files by file stem "
            "(the masks experiment then also measures them)", "FOLDER"),
+    Option("batch", parse_batch, "auto", "cases per pipeline call: auto (1 on the CPU, 8 on CUDA) or N; cases that "
+           "can share a call (same size, strength, steps, call options) are grouped", "N"),
+    Option("reuse", None, False, "copy the row of an identical earlier measurement from the store instead of "
+           "computing it again (same pipeline, versions, options and case)", flag=True),
+    Option("shard", parse_shard, None, "run only shard K of N of the selected cases (whole batch groups, "
+           "balanced by cost); `leakage merge` joins the shards' stores", "K/N"),
 )
 
 
@@ -151,6 +178,9 @@ class LeakageOptions:
     summary_md: str | None
     resize: str | None
     masks: str | None
+    batch: str | int = "auto"
+    reuse: bool = False
+    shard: str | None = None
 
     def as_dict(self) -> dict:
         return {o.name: getattr(self, o.name) for o in OPTIONS}

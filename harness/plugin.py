@@ -12,11 +12,11 @@ import json
 import pytest
 
 from harness import junit
-from harness.measure import measure_case
 from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
 from harness.gate.configure import build_gates
-from harness.session import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
+from harness.session import (CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, NOTE_KEY, ORIGIN_KEY, REFUSED_KEY,
+                             ROW_KEY, LeakageSession)
 from harness.store import StoreError
 
 SESSION_KEY = pytest.StashKey[LeakageSession]()
@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --leak-compare: rewrite the baseline from this run instead of comparing")
     group.addoption("--leak-report", dest="leak_report", metavar="PATH", default=None,
                     help="where the HTML report is written [default: next to the store, leakage.html]")
+    group.addoption("--leak-resume", dest="leak_resume", nargs="?", const="latest", default=None, metavar="RUN_ID",
+                    help="continue an interrupted or died run (default: the latest), computing only the cases it lacks")
     group.addoption("--leak-no-report", dest="leak_no_report", action="store_true", default=False,
                     help="do not write the HTML report")
 
@@ -69,8 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # check (which compares the scheduler that will run): on the controller a problem stops here
         leak.check_pipeline()
         if worker is None:
+            leak.prepare_resume(config.getoption("leak_resume"))
             leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
-    except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
+        elif worker.get("leak_resume"):
+            leak.resume = json.loads(worker["leak_resume"])
+    except (ValueError, argparse.ArgumentTypeError, BaselineError, StoreError) as exc:
         raise pytest.UsageError(f"leakage: {exc}") from None
     config.stash[SESSION_KEY] = leak
     config.pluginmanager.register(_ControllerHooks(leak), "leakage-session")
@@ -91,6 +96,18 @@ class _XdistHooks:
         # each case's verdict needs its baseline values: the controller checked the file once and
         # hands the same values to every worker (a remote worker may not even have the file)
         node.workerinput["leak_baseline_values"] = json.dumps(leak.baseline_values)
+        node.workerinput["leak_resume"] = json.dumps(leak.resume) if leak.resume else ""
+
+    @staticmethod
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_xdist_make_scheduler(config: pytest.Config, log):
+        # xdist's default distribution (-n without --dist): keep each batch group on one worker;
+        # an explicit --dist is left as the user asked
+        if config.getvalue("dist") != "load" or SESSION_KEY not in config.stash:
+            return None
+        from harness.execution.scheduler import GroupScheduling
+
+        return GroupScheduling(config, log, leak=_session(config))
 
 
 def pytest_plugin_registered(plugin, manager) -> None:
@@ -120,10 +137,25 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.user_properties.append((CASE_KEY, json.dumps(callspec.params["leak_case"].as_dict())))
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and every other deselection: only selected cases are planned
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     leak = _session(config)
     if leak.pipeline.error and not leak.is_worker:
         raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
+    if not any(_case_of(item) for item in items):
+        return
+    from harness.execution.groups import Entry
+
+    entries = [Entry(item.nodeid, None if item.get_closest_marker("skip") else _case_of(item)) for item in items]
+    kept = leak.runner.execution.select(entries)
+    if kept is not None:  # --leak-shard: the other shards' items are deselected
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in kept])
+        items[:] = [item for item in items if item.nodeid in kept]
+
+
+def _case_of(item: pytest.Item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("leak_case") if callspec is not None else None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -233,14 +265,24 @@ def leak_measure(request: pytest.FixtureRequest, inpainter):
             record((FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str)))
             record((MACHINE_KEY, json.dumps(device_info(inpainter.device))))
             leak.fingerprint_sent = True
-        result = measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
-                              paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
-                              guidance_scale=leak.preset.guidance_scale)
+        refusal = leak.runner.resume_refusal(inpainter.fingerprint())
+        if refusal:  # another pipeline than the resumed run's: stop before computing anything
+            record((REFUSED_KEY, refusal))
+            request.session.shouldfail = f"leakage: {refusal}"
+            pytest.fail(refusal, pytrace=False)
+        computed = leak.runner.execution.computed
+        result = leak.runner.measure(inpainter, case)
+        record((ORIGIN_KEY, "computed" if leak.runner.execution.computed > computed else "copied"))
+        for note in leak.runner.execution.notes:
+            record((NOTE_KEY, note))
+        leak.runner.execution.notes.clear()
         if result.skip:  # recorded as skipped, with the reason
             record((ROW_KEY, json.dumps(result.row, default=str)))
             pytest.skip(result.skip)
         if result.output is not None and leak.artifacts_dir is not None:
             result.row["artifact"] = leak.save_artifacts(case, result.original, result.output)
+        elif result.original is None and leak.artifacts_dir is not None:  # copied: the report needs its original
+            leak.save_original(case, inpainter.size_multiple)
         if not result.problems:  # measured: judge it by the thresholds and the baseline
             over = check_thresholds(leak.gates.thresholds, result.row)
             if over:

@@ -28,7 +28,7 @@ from harness.preflight import Preflight
 from harness.store import Store, StoreError, new_run_id
 
 __all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "LOAD_ERROR_KEY",
-           "TRANSPORT_KEYS"]
+           "NOTE_KEY", "REFUSED_KEY", "ORIGIN_KEY", "TRANSPORT_KEYS"]
 
 # user_properties keys: how case data travels from a worker to the controller in a TestReport.
 CASE_KEY = "leakage_case"
@@ -36,7 +36,10 @@ ROW_KEY = "leakage_row"
 FINGERPRINT_KEY = "leakage_fingerprint"
 LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
 MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
-TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY)
+NOTE_KEY = "leakage_note"  # a line for the terminal from where the case ran (a halved batch)
+REFUSED_KEY = "leakage_refused"  # why a resumed run may not be continued here: nothing is recorded
+ORIGIN_KEY = "leakage_origin"  # "computed" or "copied" (from the store or an identical case)
+TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY, NOTE_KEY, REFUSED_KEY, ORIGIN_KEY)
 
 
 class LeakageSession:
@@ -81,6 +84,30 @@ class LeakageSession:
         origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
         self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
         self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
+        self.resume: dict | None = None  # the run --leak-resume continues: run_id, fingerprint, status
+        self.refused: str | None = None  # controller: why the resumed run could not be continued
+        self.notes: list[str] = []  # controller: lines from where cases ran
+        self.origins: dict[str, int] = {}  # controller: cases computed / copied
+        self._runner = None
+
+    @property
+    def runner(self):
+        """This process's :class:`~harness.execution.runner.CaseRunner` (made when first needed)."""
+        if self._runner is None:
+            from harness.execution.runner import CaseRunner
+
+            self._runner = CaseRunner(self)
+        return self._runner
+
+    def prepare_resume(self, wanted: str | None) -> None:
+        """Controller, when pytest starts: take over the run ``--leak-resume`` names (raises
+        ``ValueError``/``StoreError`` with the reason it cannot be resumed)."""
+        if wanted is None:
+            return
+        from harness.execution.runner import prepare_resume
+
+        self.resume = prepare_resume(self, wanted)
+        self.run_id = self.resume["run_id"]
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -105,6 +132,15 @@ class LeakageSession:
         save_png(output, path)
         return str(path.relative_to(self.store.path.parent))
 
+    def save_original(self, case: cases_mod.Case, multiple: int) -> None:
+        """Save the prepared original of a case whose row was copied (its output PNG is the
+        source run's), so this run's report finds it."""
+        from harness.measure import prepared_image, save_png
+
+        path = self.artifacts_dir / "originals" / f"{case.image.name}.png"
+        if not path.exists():
+            save_png(prepared_image(case.image, self.max_side, multiple, self.resize), path)
+
     def cases(self, experiment: str) -> list[cases_mod.Case]:
         return cases_mod.build_cases(experiment, self.preset, self.sources, steps=self.steps, seeds=self.seeds)
 
@@ -113,7 +149,10 @@ class LeakageSession:
         return {**self.options.as_dict(), "steps": self.steps, "max_side": self.max_side, "resize": self.resize,
                 "seeds": self.seeds, "images": [s.name for s in self.sources],
                 "guidance_scale": self.preset.guidance_scale, "prompt": self.preset.prompt,
-                "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used()}
+                "scheduler": self.pipeline.scheduler_used(), "pipeline_class": self.pipeline.pipeline_class_used(),
+                # resolving --leak-batch auto imports torch: known once the run starts, not before
+                # (a session without leakage cases checks the baseline's options without it)
+                "batch_size": self._runner.execution.batch if self._runner is not None else None}
 
     def check_pipeline(self) -> None:
         """Resolve the pipeline without weights at the start of the session.
@@ -152,8 +191,13 @@ class LeakageSession:
         sessions) and start its heartbeat. Raises :class:`StoreError` when the store is unusable."""
         if self.started or self.is_worker:
             return
-        self.store.start_run(self.run_id, name=self.options.run_name, preset=self.preset.name,
-                             options=self.run_options())
+        self.runner  # noqa: B018 - resolves the batch size the run records
+        if self.resume is not None:  # the same run again: running, recorded by this process
+            self.store.reopen_run(self.run_id)
+            self.fingerprint = self.resume["fingerprint"] or None
+        else:
+            self.store.start_run(self.run_id, name=self.options.run_name, preset=self.preset.name,
+                                 options=self.run_options())
         self.started = True
         self.heartbeat = Heartbeat(self.store.path, self.run_id).start()
         self.machine = machine_info(self.config.rootpath)
@@ -174,6 +218,13 @@ class LeakageSession:
         self._announced[report.nodeid] = case_json
         status = CRASHED if report.nodeid in self.crashed else phase_status(report)
         props = dict(report.user_properties)
+        if REFUSED_KEY in props:  # nothing of this process belongs in the resumed run
+            self.refused = self.refused or props[REFUSED_KEY]
+            self._halt(self.refused)
+            return
+        self.notes.extend(value for key, value in report.user_properties if key == NOTE_KEY)
+        if ORIGIN_KEY in props and report.when == "call":
+            self.origins[props[ORIGIN_KEY]] = self.origins.get(props[ORIGIN_KEY], 0) + 1
         try:
             self.start()
             if FINGERPRINT_KEY in props and self.fingerprint is None:
@@ -228,8 +279,12 @@ class LeakageSession:
         does not look at it, the workers are told to shut down after the tests they hold (what
         xdist itself does for ``--maxfail``, without its "Interrupted" ending)."""
         self.store_error = str(exc)
+        self._halt(str(exc))
+
+    def _halt(self, message: str) -> None:
+        """End the session after the current test (see :meth:`_stop`)."""
         if self.pytest_session is not None:
-            self.pytest_session.shouldfail = f"leakage: {exc}"
+            self.pytest_session.shouldfail = f"leakage: {message}"
         dsession = self.config.pluginmanager.get_plugin("dsession")
         if dsession is not None:
             dsession.triggershutdown()
@@ -251,6 +306,9 @@ class LeakageSession:
             return pytest.ExitCode.TESTS_FAILED
         if not self.started:
             return exitstatus
+        if self.refused:  # left resumable, with the reason
+            self._close_run("interrupted", self.refused)
+            return pytest.ExitCode.TESTS_FAILED
         if self.load_error and int(exitstatus) == 2:
             exitstatus = pytest.ExitCode.TESTS_FAILED  # a pipeline that failed to load stops xdist: not an interruption
         outcome = self._gate() if int(exitstatus) != 2 else None
@@ -339,7 +397,13 @@ class LeakageSession:
         lines += run_summary.terminal_lines(run_summary.summarize(self.rows))
         if self.load_error:
             lines.append("pipeline not loaded: the session stopped after its first case")
-        lines.append(f"store: {self.store.path}  run: {self.run_id}")
+        if self.origins.get("copied"):
+            lines.append(f"cases computed: {self.origins.get('computed', 0)}, copied: {self.origins['copied']} "
+                         "(from the store or an identical case of this run)")
+        lines.extend(self.notes)
+        if self.refused:
+            lines.append(self.refused)
+        lines.append(f"store: {self.store.path}  run: {self.run_id}" + (" (resumed)" if self.resume else ""))
         if self.store_error:
             lines.append(f"results store write FAILED, the session was stopped: {self.store_error}")
             lines.append(f"{len(self.rows)} rows were recorded before it and are kept: "

@@ -60,6 +60,11 @@ RESULT_SCHEMA: dict[str, str] = {
     "excess_profile": "TEXT",
     "texture_profile": "TEXT",
     **{name: "REAL" for name in TEXTURE_NAMES},
+    "batch_size": "INTEGER",  # cases in the pipeline call that made the output (1: alone)
+    "batch_seconds": "REAL",  # that call's wall time; ``seconds`` is this case's share of it
+    "peak_memory_bytes": "INTEGER",  # the device's peak allocation during the call (NULL on the CPU)
+    "measurement_key": "TEXT",  # what identifies the result (harness.execution.reuse)
+    "reused_from": "TEXT",  # the run that computed this row, when it was copied from there
 }
 RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 
@@ -225,6 +230,15 @@ class Store:
         )], create=True)
         self.checkpoint()  # the .sqlite file alone now holds the schema and the run
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a finished or died run ``running`` again, recorded by this process (a resumed run)."""
+        now = _now()
+        self._write([(
+            "UPDATE runs SET status = ?, finished = NULL, message = NULL, host = ?, pid = ?, heartbeat = ? "
+            "WHERE run_id = ?", (liveness.RUNNING, liveness.this_host(), os.getpid(), now, run_id),
+        )])
+        self.checkpoint()
+
     def set_fingerprint(self, run_id: str, fingerprint: dict) -> None:
         """Attach the pipeline's fingerprint to a run."""
         self._write([("UPDATE runs SET fingerprint = ? WHERE run_id = ?",
@@ -336,6 +350,32 @@ class Store:
             found = "no run in {} matches" if not matches else f"{len(matches)} runs in {{}} match"
             raise StoreError(f"{found.format(self.path)} {run_id!r}; `leakage runs` lists them")
         return matches[0]
+
+    def find_result(self, key: str, *, run_id: str | None = None) -> dict | None:
+        """The newest measured row (metrics present) with ``measurement_key`` ``key``, from any
+        run or from ``run_id`` only, as a dict with ``run_id`` and JSON columns decoded."""
+        present = {name for _, name, *_ in self._query("PRAGMA table_info(results)")[1]}
+        if "measurement_key" not in present:  # a store from before keys were recorded
+            return None
+        where = " AND results.run_id = ?" if run_id is not None else ""
+        records = self._records(
+            f"WHERE measurement_key = ? AND status IN ('passed', 'failed') AND mse_outside IS NOT NULL{where} "
+            "ORDER BY recorded DESC LIMIT 1", (key, run_id) if run_id is not None else (key,))
+        return records[0] if records else None
+
+    def rows(self, run_id: str | None = None) -> list[dict]:
+        """One run's result rows (latest run by default) as dicts, JSON columns decoded."""
+        return self._records("WHERE results.run_id = ? ORDER BY experiment, case_id", (self._resolve(run_id),))
+
+    def _records(self, condition: str, params: tuple) -> list[dict]:
+        columns, rows = self._query(
+            f"SELECT results.run_id, {self._select('results', RESULT_COLUMNS)} FROM results {condition}", params)
+        records = [dict(zip(columns, row)) for row in rows]
+        for record in records:
+            for col in _JSON_COLUMNS:
+                if isinstance(record[col], str):
+                    record[col] = json.loads(record[col])
+        return records
 
     def frame(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's result rows (latest run by default), JSON columns decoded."""

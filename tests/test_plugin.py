@@ -135,7 +135,8 @@ def test_constant_output_fails_but_is_recorded_and_flagged(leak_project):
         @pytest.fixture
         def blank(inpainter, monkeypatch):
             # what a safety checker does: a black frame
-            monkeypatch.setattr(inpainter, "inpaint", lambda image, mask, **kw: np.zeros_like(image))
+            # (plain calls go through inpaint_batch, one case or a batch)
+            monkeypatch.setattr(inpainter, "inpaint_batch", lambda images, masks, **kw: [np.zeros_like(i) for i in images])
             monkeypatch.setattr(inpainter, "last_timing", None)
 
         def test_strength(leak_case, blank, leak_measure):

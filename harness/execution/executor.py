@@ -1,0 +1,173 @@
+"""How one process computes its cases: copied from the store, copied from an identical case of
+this run, or measured with its group's batched call.
+
+The plugin calls :meth:`Execution.plan` once the selection is final (after ``-k`` and the other
+deselections) and :meth:`Execution.measure` for each case; everything else about execution is
+decided here and in its sibling modules.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from harness.cases import Case
+from harness.execution import shards
+from harness.execution.groups import Entry, Group, identity, plain_call, plan_groups
+
+__all__ = ["Execution", "resolve_batch"]
+
+
+def resolve_batch(batch: str | int, device: str) -> int:
+    """``--leak-batch``: ``auto`` is 8 where the cases run on CUDA and 1 on the CPU (where
+    batching gains little and changes the last bits of every output)."""
+    if batch != "auto":
+        return int(batch)
+    if device == "cpu":
+        return 1
+    if device.startswith("cuda"):
+        return 8
+    import torch
+
+    return 8 if torch.cuda.is_available() else 1
+
+
+class Execution:
+    """This process's plan and caches.
+
+    Parameters
+    ----------
+    batch:
+        The resolved batch size.
+    max_side:
+        The session's longest side (for cost estimates).
+    shard:
+        ``"K/N"`` or ``None``.
+    """
+
+    def __init__(self, batch: int, *, max_side: int, shard: str | None = None):
+        self.batch = batch
+        self.max_side = max_side
+        self.shard = shards.parse(shard) if shard else None
+        self.groups: list[Group] = []
+        self.notes: list[str] = []  # lines for the terminal (a halved batch)
+        self.computed = 0  # measurements this process computed
+        self.copied = 0  # rows it copied (from the store or an identical case)
+        self._measured: dict[Case, list] = {}  # identity -> [measurement, items still to take it]
+        self._items_of: dict[Case, int] = {}
+        self._batches = None
+        self._group_of: dict[Case, list[Case]] = {}
+        self._consumers: dict[Case, int] = {}
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    def select(self, entries: list[Entry]) -> set[str] | None:
+        """Plan the groups of ``entries``; with a shard, return the node ids it keeps (the caller
+        deselects the rest), else ``None``."""
+        groups = plan_groups(entries, self.batch, max_side=self.max_side)
+        kept = None
+        if self.shard is not None:
+            grouped = {n for g in groups for n in g.nodeids}
+            kept = shards.shard_nodeids(groups, [e.nodeid for e in entries if e.nodeid not in grouped], self.shard)
+            groups = [g for g in groups if g.nodeids[0] in kept]
+        self._remember(groups, [e for e in entries if kept is None or e.nodeid in kept])
+        return kept
+
+    def plan_only(self, entries: list[Entry]) -> list[Group]:
+        """The groups of ``entries`` (already one shard's), without keeping anything: the xdist
+        controller's view, which schedules them."""
+        return plan_groups(entries, self.batch, max_side=self.max_side)
+
+    def _remember(self, groups: list[Group], entries: list[Entry]) -> None:
+        self.groups = groups
+        for group in groups:
+            for call in group.calls:
+                self._group_of[call] = group.calls
+        measurements: dict[Case, set[Case]] = {}
+        for entry in entries:
+            if entry.case is None:
+                continue
+            self._items_of[identity(entry.case)] = self._items_of.get(identity(entry.case), 0) + 1
+            call = plain_call(entry.case)
+            if call is not None:
+                measurements.setdefault(call, set()).add(identity(entry.case))
+        self._consumers = {call: len(ids) for call, ids in measurements.items()}
+
+    def batches(self):
+        """The per-process output cache (:class:`harness.execution.batches.Batches`)."""
+        if self._batches is None:
+            from harness.execution.batches import Batches
+
+            self._batches = Batches(self._group_of, self._consumers, self.notes.append)
+        return self._batches
+
+    # -- one case ------------------------------------------------------------------------------
+
+    def measure(self, case: Case, compute: Callable, *, device: str = "cpu", key: str | None = None, reuse=None,
+                run_id: str = ""):
+        """``case``'s :class:`~harness.measure.Measurement`: an identical case's of this process,
+        else a stored row with ``key`` from ``reuse`` (a :class:`~harness.execution.reuse.ReuseSource`),
+        else ``compute(plain_call)`` (``measure_case`` with this process's batched calls), with
+        the batch, the case's share of its time, the device's peak memory and ``key`` added."""
+        from harness.measure import Measurement
+
+        measured = identity(case)
+        if measured in self._measured:
+            return self._copy(measured, case)
+        source = reuse.find(key) if reuse is not None and key is not None else None
+        if source is not None:
+            from harness.execution.reuse import reused_row
+
+            result = Measurement(reused_row(source, case, run_id), None)
+            self.copied += 1
+        else:
+            result = self._compute(case, compute, device)
+            result.row["measurement_key"] = key
+        self._keep(measured, result)
+        return result
+
+    def _compute(self, case: Case, compute: Callable, device: str):
+        from harness.execution.batches import OutOfMemoryAtBatchOne, PeakMemory
+        from harness.measure import Measurement
+
+        batches = self.batches()
+        batches.last = None
+        self.computed += 1
+        try:
+            with PeakMemory(device) as peak:
+                result = compute(batches.plain_call)
+        except OutOfMemoryAtBatchOne as exc:
+            return Measurement({**case.as_dict(), "flags": ["out_of_memory"]}, None, problems=[str(exc)])
+        call = batches.last
+        if call is not None and call.error is None:
+            result.row.update(batch_size=call.batch_size, batch_seconds=call.batch_seconds,
+                              peak_memory_bytes=call.peak_memory_bytes)
+        elif "seconds" in result.row:  # a call of its own (the floor, crop, dilate)
+            result.row.update(batch_size=1, batch_seconds=result.row["seconds"], peak_memory_bytes=peak.bytes)
+        return result
+
+    def _keep(self, measured: Case, result) -> None:
+        """Keep a copy (before the case's verdict is added to it) for identical cases still to run."""
+        left = self._items_of.get(measured, 1) - 1
+        if left > 0:
+            self._measured[measured] = [_snapshot(result), left]
+
+    def _copy(self, measured: Case, case: Case):
+        """The measurement of an identical case, as ``case``'s (its own experiment and id)."""
+        entry = self._measured[measured]
+        result = _snapshot(entry[0])
+        result.row.update(experiment=case.experiment, case_id=case.case_id, mitigation=case.mitigation)
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._measured[measured]
+        self.copied += 1
+        return result
+
+
+def _snapshot(result):
+    """A copy of a measurement whose row and problem list can change without touching ``result``
+    (the arrays are read-only and shared)."""
+    snapshot = copy.copy(result)
+    snapshot.row = copy.deepcopy(result.row)
+    snapshot.problems = list(result.problems)
+    return snapshot
