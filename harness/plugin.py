@@ -1,26 +1,42 @@
 """pytest plugin: the ``--leak-*`` options, the ``inpainter`` fixture, and the hooks that record rows.
 
-Registered through the ``pytest11`` entry point. The state lives in one
-:class:`~harness.session.LeakageSession` in ``config.stash``; this module only wires it up.
+Registered through the ``pytest11`` entry point, so every pytest run in the environment imports
+this module, leakage or not: it imports nothing heavy (no numpy, pandas, torch, the gate, the
+store or the report). The state lives in one :class:`~harness.session.LeakageSession` in
+``config.stash``, built when the session turns out to be a leakage session: at once when a
+``--leak-*`` option was given or xdist will start workers (the controller must check the
+pipeline and the baseline before they start), otherwise when the first leakage test is
+collected. An unrelated session never builds it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness import junit
-from harness.measure import measure_case
-from harness.gate import BaselineError, check_thresholds, parse_limit_arg
 from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.gate.configure import build_gates
-from harness.session import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, LeakageSession
-from harness.store import StoreError
+from harness.transport import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY
 
-SESSION_KEY = pytest.StashKey[LeakageSession]()
+if TYPE_CHECKING:
+    from harness.session import LeakageSession
+
+SESSION_KEY = pytest.StashKey["LeakageSession"]()
+_BUILD_ERROR_KEY = pytest.StashKey[pytest.UsageError]()
 MARKER = "leakage"
+
+
+def _limit(kind: str):
+    """The ``--leak-max``/``--leak-min`` parser, imported when such an option is given."""
+    def parse(value: str):
+        from harness.gate.thresholds import parse_limit_arg
+
+        return parse_limit_arg(kind)(value)
+
+    parse.__name__ = f"leak_{kind}"  # argparse names the type in its messages
+    return parse
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,9 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(opt.cli, type=opt.parse, default=None, dest=f"leak_{opt.name}",
                             metavar=opt.metavar, help=f"{opt.help} [default: {opt.default}]")
         parser.addini(f"leak_{opt.name}", f"default for {opt.cli}", default=None)
-    group.addoption("--leak-max", action="append", type=parse_limit_arg("max"), default=[], dest="leak_max",
+    group.addoption("--leak-max", action="append", type=_limit("max"), default=[], dest="leak_max",
                     metavar="METRIC=VALUE", help="fail a case whose METRIC is above VALUE (repeatable)")
-    group.addoption("--leak-min", action="append", type=parse_limit_arg("min"), default=[], dest="leak_min",
+    group.addoption("--leak-min", action="append", type=_limit("min"), default=[], dest="leak_min",
                     metavar="METRIC=VALUE", help="fail a case whose METRIC is below VALUE (repeatable)")
     group.addoption("--leak-save-baseline", dest="leak_save_baseline", metavar="NAME", default=None,
                     help="save this run as baselines/NAME.json")
@@ -54,14 +70,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(experiment): a leakage experiment parametrized over its cases")
+    config.pluginmanager.register(_ControllerHooks(config), "leakage-session")
+    if _leakage_intended(config):
+        _session(config)  # now: a bad option or baseline stops pytest before anything runs
+    else:
+        _options(config)  # a bad value in pyproject.toml is a usage error in any session
+
+
+def _leakage_intended(config: pytest.Config) -> bool:
+    """Whether this session is a leakage session before anything is collected: a ``--leak-*``
+    option was given, or this is an xdist controller (it never collects, and hands workers the
+    run id and the baseline's values when they start)."""
+    given = any(config.getoption(f"leak_{o.name}") not in (None, False, []) for o in OPTIONS)
+    given = given or any(config.getoption(name) for name in ("leak_max", "leak_min", "leak_save_baseline",
+                                                              "leak_compare", "leak_update_baseline",
+                                                              "leak_report", "leak_no_report"))
+    return given or config.getoption("dist", "no") != "no"
+
+
+def _options(config: pytest.Config):
+    """The session's options: command line, ini, ``[tool.leakage]``, defaults (light: no session)."""
     cli = {o.name: config.getoption(f"leak_{o.name}") for o in OPTIONS}
     if cli["images"]:
         cli["images"] = [name for group in cli["images"] for name in group]
     ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
-    worker = getattr(config, "workerinput", None)
     try:
         tool = read_tool_config(config.rootpath)
-        options = resolve_options(cli, ini, tool)
+        return resolve_options(cli, ini, tool), tool
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise pytest.UsageError(f"leakage: {exc}") from None
+
+
+def _build_session(config: pytest.Config) -> "LeakageSession":
+    """The leakage session of ``config``, with its pipeline and baseline checked."""
+    from harness.gate import BaselineError
+    from harness.gate.configure import build_gates
+    from harness.session import LeakageSession
+
+    options, tool = _options(config)
+    worker = getattr(config, "workerinput", None)
+    try:
         run_id = worker.get("leak_run_id") if worker else None
         values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
         leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
@@ -72,12 +120,25 @@ def pytest_configure(config: pytest.Config) -> None:
             leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
     except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
         raise pytest.UsageError(f"leakage: {exc}") from None
-    config.stash[SESSION_KEY] = leak
-    config.pluginmanager.register(_ControllerHooks(leak), "leakage-session")
+    return leak
 
 
-def _session(config: pytest.Config) -> LeakageSession:
+def _session(config: pytest.Config) -> "LeakageSession":
+    """The leakage session, built on first use (a failure is kept, and raised again on each use)."""
+    if _BUILD_ERROR_KEY in config.stash:
+        raise config.stash[_BUILD_ERROR_KEY]
+    if SESSION_KEY not in config.stash:
+        try:
+            config.stash[SESSION_KEY] = _build_session(config)
+        except pytest.UsageError as exc:
+            config.stash[_BUILD_ERROR_KEY] = exc
+            raise
     return config.stash[SESSION_KEY]
+
+
+def _built(config: pytest.Config) -> "LeakageSession | None":
+    """The leakage session if this is one (``None`` in an unrelated session)."""
+    return config.stash.get(SESSION_KEY, None)
 
 
 class _XdistHooks:
@@ -104,7 +165,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
-    leak = _session(metafunc.config)
+    try:
+        leak = _session(metafunc.config)
+    except pytest.UsageError:
+        return  # raised once collection ends (pytest_collection_modifyitems), not as a collection error
     params = []
     for case in leak.cases(marker.args[0]):
         # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
@@ -121,8 +185,10 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    leak = _session(config)
-    if leak.pipeline.error and not leak.is_worker:
+    if _BUILD_ERROR_KEY in config.stash:  # the leakage session met a bad option when collection began
+        raise config.stash[_BUILD_ERROR_KEY]
+    leak = _built(config)
+    if leak is not None and leak.pipeline.error and not leak.is_worker:
         raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
 
 
@@ -130,7 +196,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_runtest_makereport(item: pytest.Item, call):
     report = yield
     # the case whose set-up failed to load the pipeline carries the reason to the controller
-    error = _session(item.config).pipeline.load_error
+    leak = _built(item.config)
+    error = leak.pipeline.load_error if leak is not None else None
     if error and report.when == "setup" and report.failed:
         report.user_properties = [*report.user_properties, (LOAD_ERROR_KEY, error)]
     return report
@@ -147,41 +214,54 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 class _ControllerHooks:
-    """Hooks that need the session: registered once per config in :func:`pytest_configure`."""
+    """Hooks that need the session: registered once per config in :func:`pytest_configure`; each
+    does nothing in a session that is not a leakage session."""
 
-    def __init__(self, leak: LeakageSession):
-        self.leak = leak
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.pytest_session: pytest.Session | None = None
+
+    @property
+    def leak(self) -> "LeakageSession | None":
+        leak = _built(self.config)
+        if leak is not None and leak.pytest_session is None:
+            leak.pytest_session = self.pytest_session  # a failed store write stops it through its flags
+        return leak
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.leak.pytest_session = session  # a failed store write stops it through its flags
+        self.pytest_session = session
 
     @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; absent under -p no:xdist
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched) -> None:
         # the worker running `crashitem` died; its report (made here, without our properties) follows
-        self.leak.note_crash(crashitem)
+        if self.leak is not None:
+            self.leak.note_crash(crashitem)
 
     # first: before junitxml reads the report's properties, and before the terminal shows it
     # (receive() turns a load failure repeated by another xdist worker into a skip)
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.leak.is_worker:  # workers' reports reach the controller, which alone writes
+        leak = self.leak
+        if leak is None or leak.is_worker:  # workers' reports reach the controller, which alone writes
             return
-        self.leak.receive(report)
+        leak.receive(report)
         if report.when == "teardown":  # a case's last report: the one junitxml writes out
-            junit.record_metrics(self.leak.config, report, self.leak.row_of(report))
+            from harness import junit
+
+            junit.record_metrics(leak.config, report, leak.row_of(report))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.leak.is_worker:
+        if self.leak is not None and not self.leak.is_worker:
             session.exitstatus = self.leak.finish(exitstatus)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # the last line of the session: where to look (after pytest's own summary line)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and self.leak.report_path is not None:
+        if reporter is not None and self.leak is not None and self.leak.report_path is not None:
             reporter.write_line(f"leakage report: {self.leak.report_path}")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        lines = self.leak.summary_lines()
+        lines = self.leak.summary_lines() if self.leak is not None else []
         if lines:
             terminalreporter.write_sep("=", "inpainting leakage")
             for line in lines:
@@ -221,6 +301,9 @@ def inpainter(request: pytest.FixtureRequest):
 @pytest.fixture
 def leak_measure(request: pytest.FixtureRequest, inpainter):
     """Measure one case: record its row (always), then skip or fail the test if it must."""
+    from harness.gate import check_thresholds
+    from harness.measure import measure_case
+
     leak = _session(request.config)
     # straight onto the item, not through record_property, which warns under JUnit's xunit2
     # family: these are transport, replaced by one property per metric (harness.junit)

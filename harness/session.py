@@ -26,17 +26,10 @@ from harness.outcomes import CRASHED, case_from_nodeid, failure_message, phase_s
 from harness.pipelines.errors import PipelineLoadError
 from harness.preflight import Preflight
 from harness.store import Store, StoreError, new_run_id
+from harness.transport import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, TRANSPORT_KEYS
 
 __all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "LOAD_ERROR_KEY",
            "TRANSPORT_KEYS"]
-
-# user_properties keys: how case data travels from a worker to the controller in a TestReport.
-CASE_KEY = "leakage_case"
-ROW_KEY = "leakage_row"
-FINGERPRINT_KEY = "leakage_fingerprint"
-LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
-MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
-TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY)
 
 
 class LeakageSession:
