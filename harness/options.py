@@ -125,6 +125,8 @@ OPTIONS: tuple[Option, ...] = (
            "| study (the 2023 study's stretch to multiples of 32) (default: the preset's)", "MODE"),
     Option("masks", parse_text, None, "a folder of your masks, paired with --leak-images files by file stem "
            "(the masks experiment then also measures them)", "FOLDER"),
+    Option("progress", _choice("auto", "on", "off"), "auto", "progress line (cases done, failed, rate, ETA): auto "
+           "(shown unless -qq; plain lines every 10%% or 30 s when not a terminal) | on | off", "WHEN"),
 )
 
 
@@ -151,6 +153,7 @@ class LeakageOptions:
     summary_md: str | None
     resize: str | None
     masks: str | None
+    progress: str = "auto"
 
     def as_dict(self) -> dict:
         return {o.name: getattr(self, o.name) for o in OPTIONS}

@@ -153,6 +153,11 @@ class _XdistHooks:
         # hands the same values to every worker (a remote worker may not even have the file)
         node.workerinput["leak_baseline_values"] = json.dumps(leak.baseline_values)
 
+    @staticmethod
+    def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+        # the controller collects nothing itself: the first worker's collection gives the total
+        _start_progress(node.config, nodeids=ids)
+
 
 def pytest_plugin_registered(plugin, manager) -> None:
     if getattr(plugin, "__name__", "") == "xdist.plugin" and not manager.has_plugin("leakage-xdist"):
@@ -206,11 +211,25 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return  # nothing will be measured: no run to record
-    if any(CASE_KEY in dict(item.user_properties) for item in session.items):
+    cases = sum(CASE_KEY in dict(item.user_properties) for item in session.items)
+    if cases:
+        from harness.store import StoreError
+
         try:
             _session(session.config).start()
         except StoreError as exc:  # before any case runs: the store path is unusable
             raise pytest.UsageError(f"leakage: {exc}") from None
+        _start_progress(session.config, total=cases)
+
+
+def _start_progress(config: pytest.Config, **count) -> None:
+    """Start counting cases for the progress line (see :mod:`harness.progress`), where it shows."""
+    leak, reporter = _built(config), config.pluginmanager.get_plugin("terminalreporter")
+    if leak is None or reporter is None:
+        return
+    if leak.options.progress == "auto" and config.get_verbosity() < -1:
+        return  # -qq asks for next to nothing
+    leak.start_progress(**count, terminal=bool(reporter.isatty))
 
 
 class _ControllerHooks:
@@ -220,6 +239,7 @@ class _ControllerHooks:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.pytest_session: pytest.Session | None = None
+        self.progress_line: str | None = None  # due after this test's reports, written when it ends
 
     @property
     def leak(self) -> "LeakageSession | None":
@@ -245,10 +265,18 @@ class _ControllerHooks:
         if leak is None or leak.is_worker:  # workers' reports reach the controller, which alone writes
             return
         leak.receive(report)
+        self.progress_line = leak.progress_line(report) or self.progress_line
         if report.when == "teardown":  # a case's last report: the one junitxml writes out
             from harness import junit
 
             junit.record_metrics(leak.config, report, leak.row_of(report))
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter's own progress for this test
+    def pytest_runtest_logfinish(self) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.progress_line and reporter is not None:
+            _write_progress(reporter, self.progress_line, verbose=self.config.get_verbosity() > 0)
+        self.progress_line = None
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.leak is not None and not self.leak.is_worker:
@@ -266,6 +294,23 @@ class _ControllerHooks:
             terminalreporter.write_sep("=", "inpainting leakage")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+def _write_progress(reporter, line: str, *, verbose: bool) -> None:
+    """The progress line on a line of its own between pytest's writes (why: :mod:`harness.progress`)."""
+    fspath = reporter.currentfspath
+    reporter.ensure_newline()
+    if reporter._tw.width_of_current_line:  # xdist's dots, which belong to no file line
+        reporter._tw.line()
+    if verbose:
+        # pytest ends a line before it starts the next test's; -2 is what xdist sets for "a line
+        # that is not a test file's", so no blank line follows
+        reporter.write(line, cyan=True)
+        reporter.currentfspath = -2
+    else:
+        # the dots go on under this line, and pytest does not repeat the file's name
+        reporter.write_line(line, cyan=True)
+        reporter.currentfspath = fspath
 
 
 @pytest.fixture(scope="session")

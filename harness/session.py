@@ -22,9 +22,10 @@ from harness.gate.describe import comparison_markdown
 from harness.heartbeat import Heartbeat
 from harness.machine import machine_info
 from harness.options import LeakageOptions, seed_range
-from harness.outcomes import CRASHED, case_from_nodeid, failure_message, phase_status
+from harness.outcomes import CRASHED, case_from_nodeid, count_cases, failure_message, phase_status
 from harness.pipelines.errors import PipelineLoadError
 from harness.preflight import Preflight
+from harness.progress import Progress
 from harness.store import Store, StoreError, new_run_id
 from harness.transport import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY, TRANSPORT_KEYS
 
@@ -74,6 +75,7 @@ class LeakageSession:
         origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
         self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
         self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
+        self.progress: Progress | None = None  # controller: counts the cases as their reports arrive
 
     def _rooted(self, path: str) -> Path:
         p = Path(path)
@@ -151,6 +153,23 @@ class LeakageSession:
         self.heartbeat = Heartbeat(self.store.path, self.run_id).start()
         self.machine = machine_info(self.config.rootpath)
         self.store.set_machine(self.run_id, self.machine)
+
+    # -- controller: progress --------------------------------------------------------------------
+
+    def start_progress(self, total: int | None = None, *, nodeids=None, terminal: bool) -> None:
+        """Count ``total`` cases (or those among an xdist worker's ``nodeids``) from now on, unless
+        ``--leak-progress off`` or already counting. ``terminal``: the output is a terminal."""
+        if self.progress is None and self.options.progress != "off" and not self.is_worker:
+            total = count_cases(nodeids, self.cases) if total is None else total
+            self.progress = Progress(total, terminal=terminal)
+
+    def progress_line(self, report: pytest.TestReport) -> str | None:
+        """The progress line due after ``report`` (one phase of a case), or ``None``."""
+        crashed = report.nodeid in self.crashed
+        if self.progress is None or (CASE_KEY not in dict(report.user_properties) and not crashed):
+            return None
+        return self.progress.report(report.nodeid, failed=report.failed,
+                                    finished=report.when == "teardown" or crashed)
 
     def note_crash(self, nodeid: str) -> None:
         """pytest-xdist reports that the worker running ``nodeid`` died; its report follows."""
