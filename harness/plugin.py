@@ -3,28 +3,28 @@
 Registered through the ``pytest11`` entry point, so every pytest run in the environment imports
 this module, leakage or not: it imports nothing heavy (no numpy, pandas, torch, the gate, the
 store or the report). The state lives in one :class:`~harness.session.LeakageSession` in
-``config.stash``, built when the session turns out to be a leakage session: at once when a
-``--leak-*`` option was given or xdist will start workers (the controller must check the
-pipeline and the baseline before they start), otherwise when the first leakage test is
-collected. An unrelated session never builds it.
+``config.stash``, built only when the session turns out to be a leakage session
+(:mod:`harness.activation`); an unrelated session never builds it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.options import OPTIONS, read_tool_config, resolve_options
+from harness.activation import SESSION_KEY, leakage_intended, pending_error, read_options
+from harness.activation import built as _built
+from harness.activation import session as _session
+from harness.options import OPTIONS
 from harness.transport import CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, ROW_KEY
 
 if TYPE_CHECKING:
     from harness.session import LeakageSession
 
-SESSION_KEY = pytest.StashKey["LeakageSession"]()
-_BUILD_ERROR_KEY = pytest.StashKey[pytest.UsageError]()
+__all__ = ["SESSION_KEY", "MARKER"]
+
 MARKER = "leakage"
 
 
@@ -71,74 +71,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(experiment): a leakage experiment parametrized over its cases")
     config.pluginmanager.register(_ControllerHooks(config), "leakage-session")
-    if _leakage_intended(config):
+    if leakage_intended(config):
         _session(config)  # now: a bad option or baseline stops pytest before anything runs
     else:
-        _options(config)  # a bad value in pyproject.toml is a usage error in any session
-
-
-def _leakage_intended(config: pytest.Config) -> bool:
-    """Whether this session is a leakage session before anything is collected: a ``--leak-*``
-    option was given, or this is an xdist controller (it never collects, and hands workers the
-    run id and the baseline's values when they start)."""
-    given = any(config.getoption(f"leak_{o.name}") not in (None, False, []) for o in OPTIONS)
-    given = given or any(config.getoption(name) for name in ("leak_max", "leak_min", "leak_save_baseline",
-                                                              "leak_compare", "leak_update_baseline",
-                                                              "leak_report", "leak_no_report"))
-    return given or config.getoption("dist", "no") != "no"
-
-
-def _options(config: pytest.Config):
-    """The session's options: command line, ini, ``[tool.leakage]``, defaults (light: no session)."""
-    cli = {o.name: config.getoption(f"leak_{o.name}") for o in OPTIONS}
-    if cli["images"]:
-        cli["images"] = [name for group in cli["images"] for name in group]
-    ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
-    try:
-        tool = read_tool_config(config.rootpath)
-        return resolve_options(cli, ini, tool), tool
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise pytest.UsageError(f"leakage: {exc}") from None
-
-
-def _build_session(config: pytest.Config) -> "LeakageSession":
-    """The leakage session of ``config``, with its pipeline and baseline checked."""
-    from harness.gate import BaselineError
-    from harness.gate.configure import build_gates
-    from harness.session import LeakageSession
-
-    options, tool = _options(config)
-    worker = getattr(config, "workerinput", None)
-    try:
-        run_id = worker.get("leak_run_id") if worker else None
-        values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
-        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
-        # the pipeline resolved without weights, before xdist starts workers and before the baseline
-        # check (which compares the scheduler that will run): on the controller a problem stops here
-        leak.check_pipeline()
-        if worker is None:
-            leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
-    except (ValueError, argparse.ArgumentTypeError, BaselineError) as exc:
-        raise pytest.UsageError(f"leakage: {exc}") from None
-    return leak
-
-
-def _session(config: pytest.Config) -> "LeakageSession":
-    """The leakage session, built on first use (a failure is kept, and raised again on each use)."""
-    if _BUILD_ERROR_KEY in config.stash:
-        raise config.stash[_BUILD_ERROR_KEY]
-    if SESSION_KEY not in config.stash:
-        try:
-            config.stash[SESSION_KEY] = _build_session(config)
-        except pytest.UsageError as exc:
-            config.stash[_BUILD_ERROR_KEY] = exc
-            raise
-    return config.stash[SESSION_KEY]
-
-
-def _built(config: pytest.Config) -> "LeakageSession | None":
-    """The leakage session if this is one (``None`` in an unrelated session)."""
-    return config.stash.get(SESSION_KEY, None)
+        read_options(config)  # a bad value in pyproject.toml is a usage error in any session
 
 
 class _XdistHooks:
@@ -190,8 +126,9 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    if _BUILD_ERROR_KEY in config.stash:  # the leakage session met a bad option when collection began
-        raise config.stash[_BUILD_ERROR_KEY]
+    error = pending_error(config)
+    if error is not None:  # the leakage session met a bad option when collection began
+        raise error
     leak = _built(config)
     if leak is not None and leak.pipeline.error and not leak.is_worker:
         raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
