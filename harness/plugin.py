@@ -210,6 +210,21 @@ class _ControllerHooks:
 
     @pytest.hookimpl(trylast=True)  # after the terminal reporter's own progress for this test
     def pytest_runtest_logfinish(self) -> None:
+        leak = self.leak
+        if leak is not None and leak.progress is not None and leak.progress.finished:
+            return  # the last line waits for pytest's "[100%]", written once the test loop ends
+        self._write_progress()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)  # the outermost: resumes after the terminal's wrapper
+    def pytest_runtestloop(self, session: pytest.Session):
+        result = yield
+        self._write_progress()
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.currentfspath = None  # no test line continues below the last progress line
+        return result
+
+    def _write_progress(self) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if self.progress_line and reporter is not None:
             _write_progress(reporter, self.progress_line, verbose=self.config.get_verbosity() > 0)

@@ -107,6 +107,11 @@ class Progress:
         self._last_line_at = self._started
         self._last_step = 0  # the last tenth of the cases a line was written for
 
+    @property
+    def finished(self) -> bool:
+        """Whether every counted case has ended."""
+        return len(self._done) >= self.total
+
     def state(self) -> ProgressState:
         """The counts now (a total found too small, e.g. a case added late, grows to what ran)."""
         done = len(self._done)

@@ -90,6 +90,21 @@ def test_each_case_counts_once_and_a_failure_in_any_phase_counts():
     assert state.rate == 1.0 and state.eta == 2.0
 
 
+def test_finished_once_every_counted_case_has_ended():
+    clock = FakeClock()
+    progress = Progress(2, terminal=False, clock=clock)
+    _finish(progress, clock, ["a"])
+    assert not progress.finished
+    _finish(progress, clock, ["b"])
+    assert progress.finished
+
+
+def test_the_last_line_follows_pytests_own_100_percent(leak_project):
+    result = leak_project.runpytest("benchmarks", "-k", "floor", "--leak-images", "coffee", *FAST)
+    last = next(i for i, line in enumerate(result.outlines) if line.startswith("leakage: 1/1 cases"))
+    assert result.outlines[last - 1].endswith("[100%]")
+
+
 def test_more_cases_than_counted_grow_the_total():
     clock = FakeClock()
     progress = Progress(1, terminal=False, clock=clock)
