@@ -20,7 +20,7 @@ import pytest
 from _pytest.junitxml import xml_key
 
 from harness.metrics import METRIC_NAMES
-from harness.session import TRANSPORT_KEYS
+from harness.transport import TRANSPORT_KEYS
 
 __all__ = ["record_metrics", "metric_properties"]
 

@@ -242,7 +242,13 @@ def _check_output(measurement: Measurement, image: np.ndarray) -> None:
         measurement.row["flags"].append("constant_output")
 
 
+#: zlib level of the saved PNGs. Still lossless; at 416x640 level 1 took 21 ms against Pillow's
+#: default (6) 79 ms, for files 12 % larger: 1.0 % instead of 3.8 % of a 10-step call of the
+#: embedded pipeline on one CPU thread.
+PNG_COMPRESS_LEVEL = 1
+
+
 def save_png(array: np.ndarray, path: Path) -> None:
-    """Write ``array`` as PNG atomically (workers may race to write the same original)."""
+    """Write ``array`` as a lossless PNG, atomically (workers may race to write the same original)."""
     with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
+        Image.fromarray(array).save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)

@@ -152,6 +152,8 @@ OPTIONS: tuple[Option, ...] = (
            "computing it again (same pipeline, versions, options and case)", flag=True),
     Option("shard", parse_shard, None, "run only shard K of N of the selected cases (whole batch groups, "
            "balanced by cost); `leakage merge` joins the shards' stores", "K/N"),
+    Option("progress", _choice("auto", "on", "off"), "auto", "progress line (cases done, failed, rate, ETA): auto "
+           "(shown unless -qq; plain lines every 10%% or 30 s when not a terminal) | on | off", "WHEN"),
 )
 
 
@@ -181,6 +183,7 @@ class LeakageOptions:
     batch: str | int = "auto"
     reuse: bool = False
     shard: str | None = None
+    progress: str = "auto"
 
     def as_dict(self) -> dict:
         return {o.name: getattr(self, o.name) for o in OPTIONS}

@@ -16,7 +16,7 @@ import pytest
 
 from harness.cases import EXPERIMENTS, Case
 
-__all__ = ["phase_status", "failure_message", "case_from_nodeid", "CRASHED"]
+__all__ = ["phase_status", "failure_message", "case_from_nodeid", "count_cases", "CRASHED"]
 
 #: The status of a case whose process died while running it (it also reads ``error`` in pytest).
 CRASHED = "error"
@@ -67,3 +67,10 @@ def case_from_nodeid(nodeid: str, cases: Callable[[str], Iterable[Case]]) -> Cas
         name = nodeid.split("::")[-1].split("[")[0]
         found = [case for case in found if name == f"test_{case.experiment}"]
     return found[0] if len(found) == 1 else None
+
+
+def count_cases(nodeids: Iterable[str], cases: Callable[[str], Iterable[Case]]) -> int:
+    """How many of ``nodeids`` (what an xdist worker collected) are cases of ``cases(experiment)``:
+    those whose parameter id is a case id (other tests, such as the latency ones, are not)."""
+    known = {case.case_id for experiment in EXPERIMENTS for case in cases(experiment)}
+    return sum(1 for nodeid in nodeids if (match := _PARAM_ID.search(nodeid)) and match["id"] in known)

@@ -1,26 +1,43 @@
 """pytest plugin: the ``--leak-*`` options, the ``inpainter`` fixture, and the hooks that record rows.
 
-Registered through the ``pytest11`` entry point. The state lives in one
-:class:`~harness.session.LeakageSession` in ``config.stash``; this module only wires it up.
+Registered through the ``pytest11`` entry point, so every pytest run in the environment imports
+this module, leakage or not: it imports nothing heavy (no numpy, pandas, torch, the gate, the
+store or the report). The state lives in one :class:`~harness.session.LeakageSession` in
+``config.stash``, built only when the session turns out to be a leakage session
+(:mod:`harness.activation`); an unrelated session never builds it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness import junit
-from harness.gate import BaselineError, check_thresholds, parse_limit_arg
-from harness.options import OPTIONS, read_tool_config, resolve_options
-from harness.gate.configure import build_gates
-from harness.session import (CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, NOTE_KEY, ORIGIN_KEY, REFUSED_KEY,
-                             ROW_KEY, LeakageSession)
-from harness.store import StoreError
+from harness.activation import SESSION_KEY, leakage_intended, pending_error, read_options
+from harness.activation import built as _built
+from harness.activation import session as _session
+from harness.options import OPTIONS
+from harness.transport import (CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, NOTE_KEY, ORIGIN_KEY,
+                               REFUSED_KEY, ROW_KEY)
 
-SESSION_KEY = pytest.StashKey[LeakageSession]()
+if TYPE_CHECKING:
+    from harness.session import LeakageSession
+
+__all__ = ["SESSION_KEY", "MARKER"]
+
 MARKER = "leakage"
+
+
+def _limit(kind: str):
+    """The ``--leak-max``/``--leak-min`` parser, imported when such an option is given."""
+    def parse(value: str):
+        from harness.gate.thresholds import parse_limit_arg
+
+        return parse_limit_arg(kind)(value)
+
+    parse.__name__ = f"leak_{kind}"  # argparse names the type in its messages
+    return parse
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,9 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(opt.cli, type=opt.parse, default=None, dest=f"leak_{opt.name}",
                             metavar=opt.metavar, help=f"{opt.help} [default: {opt.default}]")
         parser.addini(f"leak_{opt.name}", f"default for {opt.cli}", default=None)
-    group.addoption("--leak-max", action="append", type=parse_limit_arg("max"), default=[], dest="leak_max",
+    group.addoption("--leak-max", action="append", type=_limit("max"), default=[], dest="leak_max",
                     metavar="METRIC=VALUE", help="fail a case whose METRIC is above VALUE (repeatable)")
-    group.addoption("--leak-min", action="append", type=parse_limit_arg("min"), default=[], dest="leak_min",
+    group.addoption("--leak-min", action="append", type=_limit("min"), default=[], dest="leak_min",
                     metavar="METRIC=VALUE", help="fail a case whose METRIC is below VALUE (repeatable)")
     group.addoption("--leak-save-baseline", dest="leak_save_baseline", metavar="NAME", default=None,
                     help="save this run as baselines/NAME.json")
@@ -56,33 +73,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(experiment): a leakage experiment parametrized over its cases")
-    cli = {o.name: config.getoption(f"leak_{o.name}") for o in OPTIONS}
-    if cli["images"]:
-        cli["images"] = [name for group in cli["images"] for name in group]
-    ini = {f"leak_{o.name}": config.getini(f"leak_{o.name}") for o in OPTIONS}
-    worker = getattr(config, "workerinput", None)
-    try:
-        tool = read_tool_config(config.rootpath)
-        options = resolve_options(cli, ini, tool)
-        run_id = worker.get("leak_run_id") if worker else None
-        values = json.loads(worker.get("leak_baseline_values", "{}")) if worker else None
-        leak = LeakageSession(config, options, run_id=run_id, gates=build_gates(config, tool), baseline_values=values)
-        # the pipeline resolved without weights, before xdist starts workers and before the baseline
-        # check (which compares the scheduler that will run): on the controller a problem stops here
-        leak.check_pipeline()
-        if worker is None:
-            leak.prepare_resume(config.getoption("leak_resume"))
-            leak.prepare_baseline()  # a bad baseline stops pytest here, before any case runs
-        elif worker.get("leak_resume"):
-            leak.resume = json.loads(worker["leak_resume"])
-    except (ValueError, argparse.ArgumentTypeError, BaselineError, StoreError) as exc:
-        raise pytest.UsageError(f"leakage: {exc}") from None
-    config.stash[SESSION_KEY] = leak
-    config.pluginmanager.register(_ControllerHooks(leak), "leakage-session")
-
-
-def _session(config: pytest.Config) -> LeakageSession:
-    return config.stash[SESSION_KEY]
+    config.pluginmanager.register(_ControllerHooks(config), "leakage-session")
+    if leakage_intended(config):
+        _session(config)  # now: a bad option or baseline stops pytest before anything runs
+    else:
+        read_options(config)  # a bad value in pyproject.toml is a usage error in any session
 
 
 class _XdistHooks:
@@ -103,11 +98,17 @@ class _XdistHooks:
     def pytest_xdist_make_scheduler(config: pytest.Config, log):
         # xdist's default distribution (-n without --dist): keep each batch group on one worker;
         # an explicit --dist is left as the user asked
-        if config.getvalue("dist") != "load" or SESSION_KEY not in config.stash:
+        leak = _built(config)
+        if config.getvalue("dist") != "load" or leak is None:
             return None
         from harness.execution.scheduler import GroupScheduling
 
-        return GroupScheduling(config, log, leak=_session(config))
+        return GroupScheduling(config, log, leak=leak)
+
+    @staticmethod
+    def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+        # the controller collects nothing itself: the first worker's collection gives the total
+        _start_progress(node.config, nodeids=ids)
 
 
 def pytest_plugin_registered(plugin, manager) -> None:
@@ -121,7 +122,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
-    leak = _session(metafunc.config)
+    try:
+        leak = _session(metafunc.config)
+    except pytest.UsageError:
+        return  # raised once collection ends (pytest_collection_modifyitems), not as a collection error
     params = []
     for case in leak.cases(marker.args[0]):
         # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
@@ -139,10 +143,13 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)  # after -k, -m and every other deselection: only selected cases are planned
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    leak = _session(config)
-    if leak.pipeline.error and not leak.is_worker:
+    error = pending_error(config)
+    if error is not None:  # the leakage session met a bad option when collection began
+        raise error
+    leak = _built(config)
+    if leak is not None and leak.pipeline.error and not leak.is_worker:
         raise pytest.UsageError(f"leakage: {leak.pipeline.error}")
-    if not any(_case_of(item) for item in items):
+    if leak is None or not any(_case_of(item) for item in items):
         return
     from harness.execution.groups import Entry
 
@@ -162,7 +169,8 @@ def _case_of(item: pytest.Item):
 def pytest_runtest_makereport(item: pytest.Item, call):
     report = yield
     # the case whose set-up failed to load the pipeline carries the reason to the controller
-    error = _session(item.config).pipeline.load_error
+    leak = _built(item.config)
+    error = leak.pipeline.load_error if leak is not None else None
     if error and report.when == "setup" and report.failed:
         report.user_properties = [*report.user_properties, (LOAD_ERROR_KEY, error)]
     return report
@@ -171,53 +179,121 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return  # nothing will be measured: no run to record
-    if any(CASE_KEY in dict(item.user_properties) for item in session.items):
+    cases = sum(CASE_KEY in dict(item.user_properties) for item in session.items)
+    if cases:
+        from harness.store import StoreError
+
         try:
             _session(session.config).start()
         except StoreError as exc:  # before any case runs: the store path is unusable
             raise pytest.UsageError(f"leakage: {exc}") from None
+        _start_progress(session.config, total=cases)
+
+
+def _start_progress(config: pytest.Config, **count) -> None:
+    """Start counting cases for the progress line (see :mod:`harness.progress`), where it shows."""
+    leak, reporter = _built(config), config.pluginmanager.get_plugin("terminalreporter")
+    if leak is None or reporter is None:
+        return
+    if leak.options.progress == "auto" and config.get_verbosity() < -1:
+        return  # -qq asks for next to nothing
+    leak.start_progress(**count, terminal=bool(reporter.isatty))
 
 
 class _ControllerHooks:
-    """Hooks that need the session: registered once per config in :func:`pytest_configure`."""
+    """Hooks that need the session: registered once per config in :func:`pytest_configure`; each
+    does nothing in a session that is not a leakage session."""
 
-    def __init__(self, leak: LeakageSession):
-        self.leak = leak
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.pytest_session: pytest.Session | None = None
+        self.progress_line: str | None = None  # due after this test's reports, written when it ends
+
+    @property
+    def leak(self) -> "LeakageSession | None":
+        leak = _built(self.config)
+        if leak is not None and leak.pytest_session is None:
+            leak.pytest_session = self.pytest_session  # a failed store write stops it through its flags
+        return leak
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.leak.pytest_session = session  # a failed store write stops it through its flags
+        self.pytest_session = session
 
     @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; absent under -p no:xdist
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched) -> None:
         # the worker running `crashitem` died; its report (made here, without our properties) follows
-        self.leak.note_crash(crashitem)
+        if self.leak is not None:
+            self.leak.note_crash(crashitem)
 
     # first: before junitxml reads the report's properties, and before the terminal shows it
     # (receive() turns a load failure repeated by another xdist worker into a skip)
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.leak.is_worker:  # workers' reports reach the controller, which alone writes
+        leak = self.leak
+        if leak is None or leak.is_worker:  # workers' reports reach the controller, which alone writes
             return
-        self.leak.receive(report)
+        leak.receive(report)
+        self.progress_line = leak.progress_line(report) or self.progress_line
         if report.when == "teardown":  # a case's last report: the one junitxml writes out
-            junit.record_metrics(self.leak.config, report, self.leak.row_of(report))
+            from harness import junit
+
+            junit.record_metrics(leak.config, report, leak.row_of(report))
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter's own progress for this test
+    def pytest_runtest_logfinish(self) -> None:
+        leak = self.leak
+        if leak is not None and leak.progress is not None and leak.progress.finished:
+            return  # the last line waits for pytest's "[100%]", written once the test loop ends
+        self._write_progress()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)  # the outermost: resumes after the terminal's wrapper
+    def pytest_runtestloop(self, session: pytest.Session):
+        result = yield
+        self._write_progress()
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.currentfspath = None  # no test line continues below the last progress line
+        return result
+
+    def _write_progress(self) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.progress_line and reporter is not None:
+            _write_progress(reporter, self.progress_line, verbose=self.config.get_verbosity() > 0)
+        self.progress_line = None
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.leak.is_worker:
+        if self.leak is not None and not self.leak.is_worker:
             session.exitstatus = self.leak.finish(exitstatus)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # the last line of the session: where to look (after pytest's own summary line)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and self.leak.report_path is not None:
+        if reporter is not None and self.leak is not None and self.leak.report_path is not None:
             reporter.write_line(f"leakage report: {self.leak.report_path}")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        lines = self.leak.summary_lines()
+        lines = self.leak.summary_lines() if self.leak is not None else []
         if lines:
             terminalreporter.write_sep("=", "inpainting leakage")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+def _write_progress(reporter, line: str, *, verbose: bool) -> None:
+    """The progress line on a line of its own between pytest's writes (why: :mod:`harness.progress`)."""
+    fspath = reporter.currentfspath
+    reporter.ensure_newline()
+    if reporter._tw.width_of_current_line:  # xdist's dots, which belong to no file line
+        reporter._tw.line()
+    if verbose:
+        # pytest ends a line before it starts the next test's; -2 is what xdist sets for "a line
+        # that is not a test file's", so no blank line follows
+        reporter.write(line, cyan=True)
+        reporter.currentfspath = -2
+    else:
+        # the dots go on under this line, and pytest does not repeat the file's name
+        reporter.write_line(line, cyan=True)
+        reporter.currentfspath = fspath
 
 
 @pytest.fixture(scope="session")
@@ -253,6 +329,8 @@ def inpainter(request: pytest.FixtureRequest):
 @pytest.fixture
 def leak_measure(request: pytest.FixtureRequest, inpainter):
     """Measure one case: record its row (always), then skip or fail the test if it must."""
+    from harness.gate import check_thresholds
+
     leak = _session(request.config)
     # straight onto the item, not through record_property, which warns under JUnit's xunit2
     # family: these are transport, replaced by one property per metric (harness.junit)

@@ -22,24 +22,16 @@ from harness.gate.describe import comparison_markdown
 from harness.heartbeat import Heartbeat
 from harness.machine import machine_info
 from harness.options import LeakageOptions, seed_range
-from harness.outcomes import CRASHED, case_from_nodeid, failure_message, phase_status
+from harness.outcomes import CRASHED, case_from_nodeid, count_cases, failure_message, phase_status
 from harness.pipelines.errors import PipelineLoadError
 from harness.preflight import Preflight
+from harness.progress import Progress
 from harness.store import Store, StoreError, new_run_id
+from harness.transport import (CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, NOTE_KEY, ORIGIN_KEY, REFUSED_KEY,
+                               ROW_KEY, TRANSPORT_KEYS)
 
 __all__ = ["LeakageSession", "CASE_KEY", "ROW_KEY", "FINGERPRINT_KEY", "MACHINE_KEY", "LOAD_ERROR_KEY",
            "NOTE_KEY", "REFUSED_KEY", "ORIGIN_KEY", "TRANSPORT_KEYS"]
-
-# user_properties keys: how case data travels from a worker to the controller in a TestReport.
-CASE_KEY = "leakage_case"
-ROW_KEY = "leakage_row"
-FINGERPRINT_KEY = "leakage_fingerprint"
-LOAD_ERROR_KEY = "leakage_load_error"  # why the pipeline did not load, on the case that tried
-MACHINE_KEY = "leakage_machine"  # the GPU and CUDA the pipeline ran on, known only where it ran
-NOTE_KEY = "leakage_note"  # a line for the terminal from where the case ran (a halved batch)
-REFUSED_KEY = "leakage_refused"  # why a resumed run may not be continued here: nothing is recorded
-ORIGIN_KEY = "leakage_origin"  # "computed" or "copied" (from the store or an identical case)
-TRANSPORT_KEYS = (CASE_KEY, ROW_KEY, FINGERPRINT_KEY, MACHINE_KEY, LOAD_ERROR_KEY, NOTE_KEY, REFUSED_KEY, ORIGIN_KEY)
 
 
 class LeakageSession:
@@ -89,6 +81,7 @@ class LeakageSession:
         self.notes: list[str] = []  # controller: lines from where cases ran
         self.origins: dict[str, int] = {}  # controller: cases computed / copied
         self._runner = None
+        self.progress: Progress | None = None  # controller: counts the cases as their reports arrive
 
     @property
     def runner(self):
@@ -202,6 +195,23 @@ class LeakageSession:
         self.heartbeat = Heartbeat(self.store.path, self.run_id).start()
         self.machine = machine_info(self.config.rootpath)
         self.store.set_machine(self.run_id, self.machine)
+
+    # -- controller: progress --------------------------------------------------------------------
+
+    def start_progress(self, total: int | None = None, *, nodeids=None, terminal: bool) -> None:
+        """Count ``total`` cases (or those among an xdist worker's ``nodeids``) from now on, unless
+        ``--leak-progress off`` or already counting. ``terminal``: the output is a terminal."""
+        if self.progress is None and self.options.progress != "off" and not self.is_worker:
+            total = count_cases(nodeids, self.cases) if total is None else total
+            self.progress = Progress(total, terminal=terminal)
+
+    def progress_line(self, report: pytest.TestReport) -> str | None:
+        """The progress line due after ``report`` (one phase of a case), or ``None``."""
+        crashed = report.nodeid in self.crashed
+        if self.progress is None or (CASE_KEY not in dict(report.user_properties) and not crashed):
+            return None
+        return self.progress.report(report.nodeid, failed=report.failed,
+                                    finished=report.when == "teardown" or crashed)
 
     def note_crash(self, nodeid: str) -> None:
         """pytest-xdist reports that the worker running ``nodeid`` died; its report follows."""

@@ -14,13 +14,15 @@ import sqlite3
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from harness import liveness
 from harness.metrics import METRIC_NAMES
 from harness.store_file import StoreError, StoreWriteError, open_for_reading, open_for_writing
 from harness.texture import TEXTURE_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Store", "StoreError", "StoreWriteError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA",
            "RUN_SCHEMA", "RUN_STATUSES", "new_run_id"]
@@ -323,6 +325,8 @@ class Store:
     def runs(self) -> pd.DataFrame:
         """Every run, oldest first, with its number of result rows in ``cases``; ``status`` is one
         of :data:`RUN_STATUSES` (``died`` for a run whose process is gone)."""
+        import pandas as pd  # here, not at the top: the recording session needs no pandas
+
         return pd.DataFrame.from_records(self._run_records(), columns=[*RUN_SCHEMA, "cases"], coerce_float=True)
 
     def latest_run_id(self) -> str:
@@ -379,6 +383,8 @@ class Store:
 
     def frame(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's result rows (latest run by default), JSON columns decoded."""
+        import pandas as pd
+
         run_id = self._resolve(run_id)
         columns, rows = self._query(
             f"SELECT results.run_id, {self._select('results', RESULT_COLUMNS)} FROM results "

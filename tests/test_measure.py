@@ -11,7 +11,7 @@ from PIL import Image
 
 from harness import masks
 from harness.cases import Case, ImageSource
-from harness.measure import measure_case, prepared_image
+from harness.measure import measure_case, prepared_image, save_png
 from harness.metrics import mse_outside, seam
 from harness.pipelines import NonFiniteOutputError, Timing
 
@@ -211,3 +211,15 @@ def test_dilate_sends_a_mask_one_latent_cell_larger_and_measures_against_the_use
     output = _repaint_all(image, stand_in.calls[0]["mask"])
     assert row["mse_outside"] == pytest.approx(mse_outside(image, output, mask))
     assert row["seam"] == pytest.approx(seam(image, output, mask))
+
+
+def test_saved_png_is_lossless_and_fast_compressed(tmp_path):
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    path = tmp_path / "out" / "case.png"
+    save_png(array, path)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), array)
+    # the zlib level is not stored in a PNG; the same pixels at Pillow's level 1 give the same bytes
+    reference = tmp_path / "level1.png"
+    Image.fromarray(array).save(reference, format="PNG", compress_level=1)
+    assert path.read_bytes() == reference.read_bytes()

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pandas as pd
 
 from harness.atomic import write_atomic
 from harness.store import Store
@@ -97,12 +96,18 @@ def case_seeds(cases: dict) -> list[int]:
 
 
 def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return value is None or _is_pandas_na(value) or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_pandas_na(value) -> bool:
+    """``value is pd.NA``, without importing pandas where no frame was made (then there is no NA)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA
 
 
 def _plain(value):
     """JSON-friendly scalars: numpy -> python, NaN -> None, inf kept as a string JSON accepts."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or _is_pandas_na(value):
         return None
     if hasattr(value, "item"):
         value = value.item()

@@ -18,7 +18,7 @@ from harness.gate.comparison import COMPARABLE_OPTIONS, fingerprint_diff, machin
 from harness.gate.stats import bootstrap_mean
 from harness.store import Store
 
-__all__ = ["HistoryPoint", "RunHistory", "run_history", "changes_between"]
+__all__ = ["HistoryPoint", "RunHistory", "run_history", "series_records", "changes_between"]
 
 #: Options whose change is worth a label besides those that change what a number means.
 _LABELLED_OPTIONS = (*COMPARABLE_OPTIONS, "seeds", "images", "dtype", "threads")
@@ -72,12 +72,20 @@ def changes_between(before: dict | None, after: dict) -> list[str]:
             *machine_diff(before, after), *options]
 
 
+def series_records(store: Store, run_id: str | None = None) -> list[dict]:
+    """The records of every run of the same preset and pipeline as ``run_id`` (latest by default),
+    in time order; reads no result rows."""
+    chosen = store.run(run_id)
+    preset, pipeline = chosen.get("preset"), (chosen.get("options") or {}).get("pipeline")
+    records = [store.run(r) for r in store.runs().run_id]
+    return [r for r in records if r.get("preset") == preset and (r.get("options") or {}).get("pipeline") == pipeline]
+
+
 def run_history(store: Store, run_id: str | None = None) -> RunHistory:
     """The series of the run ``run_id`` (latest by default): every run of its preset and pipeline."""
     chosen = store.run(run_id)
     preset, pipeline = chosen.get("preset"), (chosen.get("options") or {}).get("pipeline")
-    records = [store.run(r) for r in store.runs().run_id]
-    series = [r for r in records if r.get("preset") == preset and (r.get("options") or {}).get("pipeline") == pipeline]
+    series = series_records(store, run_id)
     points, previous = [], None
     for record in series:
         changes = tuple(changes_between(previous, record))

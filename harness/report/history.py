@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from harness.gate.history import RunHistory, run_history
+from harness.gate.history import RunHistory, run_history, series_records
 from harness.report.figures import MSE_LABEL, label, svg_uri
 from harness.store import Store
 
@@ -18,6 +18,8 @@ __all__ = ["history_section", "history_figure"]
 
 def history_section(store: Store, run_id: str) -> dict | None:
     """The section's data (``None`` unless the store holds at least two runs of the series)."""
+    if len(series_records(store, run_id)) < 2:
+        return None  # without reading the run's rows a second time (half a second at the paper size)
     history = run_history(store, run_id)
     if len({p.run_id for p in history.points}) < 2:
         return None
