@@ -268,8 +268,8 @@ class _ControllerHooks:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # the last line of the session: where to look (after pytest's own summary line)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and self.leak is not None and self.leak.report_path is not None:
-            reporter.write_line(f"leakage report: {self.leak.report_path}")
+        if reporter is not None and self.leak is not None and self.leak.outputs.report_path is not None:
+            reporter.write_line(f"leakage report: {self.leak.outputs.report_path}")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         lines = self.leak.summary_lines() if self.leak is not None else []

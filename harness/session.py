@@ -15,10 +15,8 @@ import pytest
 
 from harness import cases as cases_mod
 from harness import run_summary
-from harness.atomic import write_atomic
 from harness.gate import BaselineError, GateOutcome, case_regressions
 from harness.gate.configure import Gates
-from harness.gate.describe import comparison_markdown
 from harness.heartbeat import Heartbeat
 from harness.machine import machine_info
 from harness.options import LeakageOptions, seed_range
@@ -26,6 +24,7 @@ from harness.outcomes import CRASHED, case_from_nodeid, count_cases, failure_mes
 from harness.pipelines.errors import PipelineLoadError
 from harness.preflight import Preflight
 from harness.progress import Progress
+from harness.run_outputs import RunOutputs
 from harness.store import Store, StoreError, new_run_id
 from harness.transport import (CASE_KEY, FINGERPRINT_KEY, LOAD_ERROR_KEY, MACHINE_KEY, NOTE_KEY, ORIGIN_KEY, REFUSED_KEY,
                                ROW_KEY, TRANSPORT_KEYS)
@@ -68,11 +67,7 @@ class LeakageSession:
         self.crashed: set[str] = set()  # node ids whose xdist worker died running them
         self._announced: dict[str, str] = {}  # node id -> case JSON, from its first report
         self.store_error: str | None = None  # the write that failed; nothing is written after it
-        self.report_path: Path | None = None
-        self.latest_report: Path | None = None
-        self.report_error: str | None = None
-        self.summary_path: Path | None = None
-        self.summary_error: str | None = None
+        self.outputs = RunOutputs(self)  # controller: the report and the Markdown summary, once it ends
         origin = "--leak-scheduler" if options.scheduler else f"the {self.preset.name} preset"
         self.pipeline = Preflight(options, options.scheduler or self.preset.scheduler, origin)
         self.load_error: str | None = None  # controller: the pipeline failed to load (in some process)
@@ -327,13 +322,13 @@ class LeakageSession:
         status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
         if not self._close_run(status, self.load_error):
             return pytest.ExitCode.TESTS_FAILED
-        written = self._write_report(outcome)
+        written = self.outputs.write_report(outcome)
         if not written and int(exitstatus) == 0:
             exitstatus = pytest.ExitCode.TESTS_FAILED  # status and exit code agree: failed, 1
-            self._close_run("failed", f"report not written: {self.report_error}")
-        if not self._write_markdown(outcome) and int(exitstatus) == 0:
+            self._close_run("failed", f"report not written: {self.outputs.report_error}")
+        if not self.outputs.write_markdown(outcome) and int(exitstatus) == 0:
             exitstatus = pytest.ExitCode.TESTS_FAILED
-            self._close_run("failed", f"summary not written: {self.summary_error}")
+            self._close_run("failed", f"summary not written: {self.outputs.summary_error}")
         return exitstatus
 
     def _gate(self) -> GateOutcome:
@@ -350,51 +345,6 @@ class LeakageSession:
             self.store.finish_run(self.run_id, status, message)
         except StoreError as exc:
             self.store_error = self.store_error or str(exc)
-            return False
-        return True
-
-    def report_targets(self) -> tuple[Path, Path | None]:
-        """This run's report file and the stable copy of the latest run's (``None`` with
-        ``--leak-report PATH``, which is written alone): ``reports/leakage-RUN.html`` and
-        ``reports/leakage.html`` beside ``reports/leakage.sqlite``. Two sessions on one store,
-        or a partial run after a full one, each keep their own file."""
-        if self.gates.report:
-            return self._rooted(self.gates.report), None
-        store = self.store.path
-        return store.with_name(f"{store.stem}-{self.run_id}.html"), store.with_suffix(".html")
-
-    def _write_markdown(self, outcome) -> bool:
-        """The Markdown summary for CI: ``--leak-summary-md PATH`` and ``$GITHUB_STEP_SUMMARY``."""
-        gate = comparison_markdown(outcome.comparison) if outcome and outcome.comparison else self.gate_lines
-        text = run_summary.markdown(run_summary.summarize(self.rows), run_id=self.run_id, store=self.store.path,
-                                    gate=gate, report=self.report_path)
-        try:
-            if self.options.summary_md:
-                self.summary_path = run_summary.write_markdown(self._rooted(self.options.summary_md), text)
-            run_summary.append_github_summary(text)
-        except OSError as exc:  # the rows are stored already: say so, lose nothing
-            self.summary_error = f"{exc.filename or ''}: {exc.strerror or exc}"
-            return False
-        return True
-
-    def _write_report(self, outcome: GateOutcome | None) -> bool:
-        """Write the HTML report; False (and the reason kept for the summary) when it broke."""
-        if self.gates.report is None:
-            return True
-        from harness.report import build_report
-
-        path, latest = self.report_targets()
-        comparison = outcome.comparison if outcome else None
-        failures = [d.as_dict() for d in comparison.regressions] if comparison else None
-        aggregate = [v.as_dict() for v in comparison.aggregate] if comparison else None
-        try:
-            self.report_path = build_report(self.store.path, run_id=self.run_id, output=path,
-                                            baseline=outcome.baseline if outcome else None, gate_failures=failures,
-                                            aggregate=aggregate)
-            if latest is not None:
-                self.latest_report = write_atomic(latest, self.report_path.read_bytes())
-        except Exception as exc:  # noqa: BLE001 - the rows are stored already; fail loudly, lose nothing
-            self.report_error = f"{type(exc).__name__}: {exc}"
             return False
         return True
 
@@ -421,13 +371,4 @@ class LeakageSession:
         elif self.heartbeat is not None and self.heartbeat.error:
             lines.append(f"heartbeat stopped (readers may take this run for died): {self.heartbeat.error}")
         lines.extend(self.gate_lines)
-        if self.report_path:
-            latest = f" (latest: {self.latest_report})" if self.latest_report else ""
-            lines.append(f"report: {self.report_path}{latest}")
-        if self.report_error:
-            lines.append(f"report NOT written: {self.report_error}")
-        if self.summary_path:
-            lines.append(f"summary: {self.summary_path}")
-        if self.summary_error:
-            lines.append(f"summary NOT written: {self.summary_error}")
-        return lines
+        return lines + self.outputs.lines()

@@ -1,0 +1,53 @@
+"""The run's report and summary files: where they go, and what a failure leaves.
+
+The end-to-end behaviour (a report that cannot be written fails the run with exit code 1, the rows
+kept) is tested through pytester in ``test_session_faults.py``; these are the unit-level rules.
+"""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from harness.run_outputs import RunOutputs
+
+
+def _leak(tmp_path: Path, *, report="default", summary_md=None):
+    return SimpleNamespace(
+        gates=SimpleNamespace(report=None if report is None else ("" if report == "default" else report)),
+        store=SimpleNamespace(path=tmp_path / "reports" / "leakage.sqlite"),
+        run_id="RUN1", rows={}, gate_lines=[], options=SimpleNamespace(summary_md=summary_md),
+        _rooted=lambda p: Path(p) if Path(p).is_absolute() else tmp_path / p)
+
+
+def test_each_run_gets_its_own_report_beside_the_store_and_a_stable_latest_copy(tmp_path):
+    own, latest = RunOutputs(_leak(tmp_path)).report_targets()
+    assert own == tmp_path / "reports" / "leakage-RUN1.html"
+    assert latest == tmp_path / "reports" / "leakage.html"
+
+
+def test_an_explicit_report_path_is_written_alone(tmp_path):
+    own, latest = RunOutputs(_leak(tmp_path, report="out/r.html")).report_targets()
+    assert (own, latest) == (tmp_path / "out" / "r.html", None)
+
+
+def test_no_report_asked_writes_nothing_and_succeeds(tmp_path):
+    outputs = RunOutputs(_leak(tmp_path, report=None))
+    assert outputs.write_report(None) is True
+    assert outputs.report_path is None and outputs.lines() == []
+
+
+def test_a_summary_that_cannot_be_written_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    outputs = RunOutputs(_leak(tmp_path, summary_md=str(blocked / "summary.md")))
+    assert outputs.write_markdown(None) is False
+    assert outputs.lines() == [f"summary NOT written: {outputs.summary_error}"]
+    assert str(blocked) in outputs.summary_error
+
+
+def test_a_written_summary_is_listed(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    outputs = RunOutputs(_leak(tmp_path, summary_md="summary.md"))
+    assert outputs.write_markdown(None) is True
+    assert (tmp_path / "summary.md").read_text(encoding="utf-8").strip()
+    assert outputs.lines() == [f"summary: {outputs.summary_path}"]
