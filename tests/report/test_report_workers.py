@@ -4,6 +4,7 @@ only time, and no fork where it is unsafe."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -113,3 +114,18 @@ def test_the_page_is_the_same_with_and_without_workers(smoke_store, tmp_path, fo
     shared = _page(build_report(smoke_store, output=tmp_path / "shared.html", workers=3))
     assert alone == shared
     assert alone.count('src="data:image/svg+xml;base64,') == 11 and 'id="case-table"' in alone
+
+
+def test_the_heap_is_frozen_only_while_jobs_run():
+    counts = run_jobs({"frozen": gc.get_freeze_count}, workers=1)
+    assert counts["frozen"] > 0 and gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_by_someone_else_stays_frozen():
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        run_jobs({"n": lambda: 1}, workers=1)
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
