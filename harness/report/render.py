@@ -151,7 +151,7 @@ def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baselin
 
     ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
     section of :func:`harness.report.history.history_section`. ``workers`` is the number of
-    processes that build sections (default: one per CPU, up to 4; see
+    processes that build sections (default: one per idle CPU, up to 4; see
     :func:`harness.report.workers.run_jobs`); the page is the same with any number.
     """
     started = time.perf_counter()

@@ -8,8 +8,8 @@ exactly what calling it here would, so the page is the same byte for byte either
 
 Fork is used only on Linux (macOS offers it but its system libraries are not fork-safe, Windows
 has none) and only while this process runs no other Python thread (a lock held by another thread
-at the fork would stay locked in the child forever). Elsewhere, with one CPU or one job, or with
-``workers=1``, every job runs here, in order. A job the pool fails to deliver (a worker killed,
+at the fork would stay locked in the child forever). Elsewhere, with one idle CPU or one job, or
+with ``workers=1``, every job runs here, in order. A job the pool fails to deliver (a worker killed,
 a result that cannot be sent back) is computed here, with a logged warning.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import math
 import multiprocessing
 import os
 import sys
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["MAX_WORKERS", "can_fork", "worker_count", "run_jobs"]
+__all__ = ["MAX_WORKERS", "can_fork", "idle_cpus", "worker_count", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,27 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
+def idle_cpus() -> int:
+    """The CPUs this process may use that other work is not keeping busy (the 1-minute load
+    average), at least 1."""
+    cpus = len(os.sched_getaffinity(0))
+    return max(1, min(cpus, math.ceil(cpus - os.getloadavg()[0])))
+
+
 def worker_count(jobs: int, workers: int | None = None) -> int:
     """How many worker processes to use for ``jobs`` jobs: ``workers`` if given (1 = none), else
-    one per CPU this process may use, at most :data:`MAX_WORKERS`; 1 where forking is unsafe."""
+    one per idle CPU (:func:`idle_cpus`), at most :data:`MAX_WORKERS`; 1 where forking is unsafe.
+
+    Only idle CPUs count: on a saturated machine more processes get no more CPU time, and each
+    worker adds work of its own (copying the pages it touches, sending its sections back); on
+    2 busy cores a 5020-row report took longer with 2 workers than with none.
+    """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be a positive number, got {workers}")
     if not can_fork():
         return 1
     if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+        workers = min(idle_cpus(), MAX_WORKERS)
     return max(1, min(workers, jobs))
 
 

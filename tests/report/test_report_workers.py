@@ -46,6 +46,7 @@ def dies_in_a_worker():
 
 checks["died"] = run_jobs({"dies": dies_in_a_worker, "ok": lambda: 7}, workers=2)
 checks["counts"] = [worker_count(1, 4), worker_count(3, 8), worker_count(100)]
+checks["idle"] = workers.idle_cpus()
 
 def page(path):
     return re.sub(r"Generated .*? s\. ", "", path.read_text(encoding="utf-8"))
@@ -94,7 +95,8 @@ def test_a_worker_that_dies_costs_only_time(pool):
 
 @linux_only
 def test_worker_count_is_capped_by_jobs_and_defaults_to_the_cpus(pool):
-    assert pool["counts"] == [1, 3, min(pool["cpus"], workers.MAX_WORKERS)]
+    assert pool["counts"] == [1, 3, min(pool["idle"], workers.MAX_WORKERS)]
+    assert 1 <= pool["idle"] <= pool["cpus"]
 
 
 @linux_only
@@ -124,6 +126,13 @@ def test_no_fork_while_another_thread_runs():
 def test_no_fork_off_linux(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert not can_fork() and worker_count(10, 4) == 1
+
+
+@pytest.mark.parametrize(("load", "idle"), [(0.0, 4), (0.3, 4), (1.2, 3), (3.9, 1), (12.0, 1)])
+def test_only_idle_cpus_get_workers(monkeypatch, load, idle):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert workers.idle_cpus() == idle
 
 
 def test_bad_worker_count_is_rejected():
