@@ -41,7 +41,10 @@ _STRENGTH_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256))
 
 
 def svg_uri(figure: Figure) -> str:
-    """Render ``figure`` as SVG and return it as a ``data:`` URI (the same bytes for the same figure)."""
+    """Render ``figure`` as SVG and return it as a ``data:`` URI (the same bytes for the same figure).
+
+    The figure's layout engine, if any, is run once and then removed (see :func:`_lay_out_once`).
+    """
     buffer = io.BytesIO()
     # text stays text (the browser draws it; a third of the bytes of glyph outlines), ids are stable
     with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "inpaint-leakage", "svg.fonttype": "none"}):
