@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
@@ -40,14 +41,32 @@ _STRENGTH_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256))
 
 
 def svg_uri(figure: Figure) -> str:
-    """Render ``figure`` as SVG and return it as a ``data:`` URI (the same bytes for the same figure)."""
+    """Render ``figure`` as SVG and return it as a ``data:`` URI (the same bytes for the same figure).
+
+    The figure's layout engine, if any, is run once and then removed (see :func:`_lay_out_once`).
+    """
     buffer = io.BytesIO()
     # text stays text (the browser draws it; a third of the bytes of glyph outlines), ids are stable
     with warnings.catch_warnings(), matplotlib.rc_context({"svg.hashsalt": "inpaint-leakage", "svg.fonttype": "none"}):
         # names with emoji: DejaVu lacks the glyph, a box is drawn
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        _lay_out_once(figure)
         figure.savefig(buffer, format="svg", dpi=DPI, metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _lay_out_once(figure: Figure) -> None:
+    """Run the figure's layout engine with the SVG renderer's text metrics and then drop the engine.
+
+    ``savefig`` would otherwise draw the whole figure once with rendering switched off only to
+    run the layout (matplotlib's ``print_figure``), then draw it again to write it.
+    """
+    engine = figure.get_layout_engine()
+    if engine is None:
+        return
+    FigureCanvasSVG(figure)  # the layout measures text with the renderer that will write it
+    engine.execute(figure)
+    figure.set_layout_engine(None)
 
 
 def _dots(x) -> str | None:
@@ -125,7 +144,7 @@ def strength_panels(curves: StrengthCurves, spikes: list[dict] = (), spread: dic
         if marked:
             ax.plot([s["strength"] for s in marked], [s["mse_outside"] for s in marked], "o", markersize=7,
                     markerfacecolor="none", markeredgecolor="#D55E00", markeredgewidth=1.5)
-        ax.set_title(label(image), fontsize=9)
+        ax.set_title(label(image), fontsize=9, y=1.0)  # a fixed y skips title auto-placement
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=PALETTE[0], marker=".", label="mean over seeds")]
     if spread:
@@ -179,7 +198,7 @@ def radius_panels(curves: dict[str, dict[float, Series]]) -> str:
         for strength, series in sorted(by_strength.items()):
             ax.plot(series.x, series.y, "-", linewidth=1, color=colours[strength], marker=markers[strength],
                     markersize=3, markevery=max(1, len(series.x) // 12))
-        ax.set_title(label(image), fontsize=9)
+        ax.set_title(label(image), fontsize=9, y=1.0)  # a fixed y skips title auto-placement
         ax.grid(alpha=0.3)
     _strength_key(figure, colours, mappable, markers=markers)
     figure.supxlabel("mask area / image area (of the actual disc mask)", fontsize=9)

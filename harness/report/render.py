@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime, timezone
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from harness.atomic import write_atomic
@@ -24,6 +26,7 @@ from harness.report.history import history_section
 from harness.report.mask_families import masks_section
 from harness.report.mitigation import mitigation_section
 from harness.report.spikes import SPIKE_MADS, find_spikes
+from harness.report.workers import run_jobs
 from harness.store import Store
 
 __all__ = ["build_report", "render_report", "SECTIONS"]
@@ -131,31 +134,45 @@ def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failur
             "aggregate": compare.aggregate_rows(aggregate)}
 
 
+def _cases(frame: pd.DataFrame) -> dict | None:
+    if not len(frame):
+        return None
+    # the table's rows are rendered here, with the section, so that a worker process does it: for a
+    # paper-sized run they are a tenth of the report's time
+    rows = _environment().get_template("case_rows.html").render(columns=summary.CASE_COLUMNS,
+                                                                 rows=summary.case_rows(frame))
+    return {"columns": summary.CASE_COLUMNS, "body": markupsafe.Markup(rows)}
+
+
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
                   gate_failures: list[dict] | None = None, aggregate: list[dict] | None = None,
-                  history: dict | None = None) -> str:
+                  history: dict | None = None, workers: int | None = None) -> str:
     """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`).
 
     ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
-    section of :func:`harness.report.history.history_section`.
+    section of :func:`harness.report.history.history_section`. ``workers`` is the number of
+    processes that build sections (default: one per idle CPU, up to 4; see
+    :func:`harness.report.workers.run_jobs`); the page is the same with any number.
     """
     started = time.perf_counter()
-    sections = {
-        "summary": _summary(frame, record),
-        "comparison": _comparison(frame, record, baseline, gate_failures, aggregate),
-        "strength": _strength(frame),
-        "radius": _radius(frame),
-        "masks": masks_section(frame),
-        "mitigation": mitigation_section(frame),
-        "defects": defects_section(frame),
-        "sources": sources_section(frame),
-        "heatmaps": _heatmaps(frame, Path(store_dir), str(record["run_id"])),
-        "edge": _edge(frame),
-        "floor": _floor(frame),
-        "timing": _timing(frame),
-        "history": history,
-        "cases": {"columns": summary.CASE_COLUMNS, "rows": summary.case_rows(frame)} if len(frame) else None,
+    # the sections are independent: each is one job, built side by side where processes can be forked
+    jobs = {  # the slowest first (for a paper-sized run), so that the workers finish together
+        "radius": partial(_radius, frame),
+        "strength": partial(_strength, frame),
+        "edge": partial(_edge, frame),
+        "heatmaps": partial(_heatmaps, frame, Path(store_dir), str(record["run_id"])),
+        "cases": partial(_cases, frame),
+        "sources": partial(sources_section, frame),
+        "floor": partial(_floor, frame),
+        "defects": partial(defects_section, frame),
+        "timing": partial(_timing, frame),
+        "summary": partial(_summary, frame, record),
+        "comparison": partial(_comparison, frame, record, baseline, gate_failures, aggregate),
+        "masks": partial(masks_section, frame),
+        "mitigation": partial(mitigation_section, frame),
     }
+    sections = run_jobs(jobs, workers=workers)
+    sections["history"] = history
     nav = [(key, title) for key, title in SECTIONS if sections[key] is not None]
     return _environment().get_template("report.html").render(
         run=record, sections=sections, nav=nav, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -172,12 +189,12 @@ def _harness_version() -> str:
 
 def build_report(store_path: str | Path, *, run_id: str | None = None, output: str | Path = "reports/leakage.html",
                  baseline: dict | None = None, gate_failures: list[dict] | None = None,
-                 aggregate: list[dict] | None = None) -> Path:
+                 aggregate: list[dict] | None = None, workers: int | None = None) -> Path:
     """Write the HTML report of one run (latest by default) of the store at ``store_path``.
 
     Raises :class:`~harness.store.StoreError` for a missing store or an unknown run, and
     :class:`~harness.report.compare.BaselineError` for a baseline in another format.
-    Returns the path written.
+    ``workers``: see :func:`render_report`. Returns the path written.
     """
     if baseline is not None:
         compare.check_baseline(baseline)
@@ -186,5 +203,5 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
         frame = store.frame(record["run_id"])
         history = history_section(store, record["run_id"])
     html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
-                         aggregate=aggregate, history=history)
+                         aggregate=aggregate, history=history, workers=workers)
     return write_atomic(output, html)

@@ -131,3 +131,28 @@ def test_wide_maps_shrink_to_display_width_keeping_their_mean():
     assert mask.dtype == np.bool_ and mask.mean() == pytest.approx(disc_mask(300, 400, 0.5).mean(), abs=0.01)
     assert heatmaps._shrink(np.zeros((300, 400, 3), np.uint8), size).shape == (150, 200, 3)
     assert heatmaps._display_size(96, 128) == (96, 128)  # never enlarged
+
+
+def _constrained_figure():
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 3), layout="constrained")
+    ax = figure.subplots()
+    ax.plot([0, 1, 2], [3, 1, 2], label="a long legend entry that the layout must make room for")
+    ax.set_xlabel("strength")
+    ax.set_ylabel(figures.MSE_LABEL)
+    figure.colorbar(figures.ScalarMappable(cmap="viridis"), ax=ax, label="strength")
+    figure.legend(loc="outside upper center")
+    return figure
+
+
+def test_svg_uri_lays_out_like_savefig():
+    """svg_uri runs the layout itself (saving matplotlib's dry-run draw): the bytes are those of a
+    plain savefig with the same settings."""
+    import matplotlib
+
+    uri = figures.svg_uri(_constrained_figure())
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "inpaint-leakage", "svg.fonttype": "none"}):
+        _constrained_figure().savefig(buffer, format="svg", dpi=figures.DPI, metadata={"Date": None})
+    assert base64.b64decode(uri.partition(",")[2]) == buffer.getvalue()
