@@ -196,10 +196,13 @@ def leakage_metrics(
     original, output = _check_images(original, output, data_range)
     mask = _check_mask(mask, original.shape, need_outside=True, need_inside=False)
     diff = output - original
-    outside = diff[~mask]
+    return _leakage(diff[~mask], diff[mask], threshold)
+
+
+def _leakage(outside: np.ndarray, inside: np.ndarray, threshold: float) -> dict[str, float | int]:
+    """:func:`leakage_metrics` from the differences at the outside and inside pixels, each (n, 3)."""
     squared = outside**2
     mse = float(np.mean(squared, dtype=np.float64))
-    inside = diff[mask]
     return {
         "mse_outside": mse,
         "psnr_outside": _psnr(mse),
@@ -239,20 +242,29 @@ def edge_profile(
     errors = error_map(original, output, data_range=data_range)
     if distance.shape != errors.shape:
         raise ValueError(f"distance shape {distance.shape} does not match the image's {errors.shape}")
-    outside = distance > 0
+    return _binned_profile(errors, _edge_bins(distance, edges))
+
+
+def _edge_bins(distance: np.ndarray, edges: tuple[float, ...]) -> list[tuple[float, float | None, np.ndarray]]:
+    """Each non-empty bin of :func:`edge_profile`: its start, its stop and its pixels (flat indices
+    in row-major order, the order a boolean selection gives)."""
+    outside = np.flatnonzero(distance > 0)
     bounds = np.append(np.asarray(edges, dtype=np.float64), np.inf)
-    which = np.digitize(distance[outside], bounds) - 1  # pixels below edges[0] get -1
-    values = errors[outside]
-    profile: dict[str, list] = {"start": [], "stop": [], "mse": [], "count": []}
+    which = np.digitize(distance.ravel()[outside], bounds) - 1  # pixels below edges[0] get -1
+    bins = []
     for i in range(len(edges)):
-        chosen = which == i
-        count = int(chosen.sum())
-        if count:
-            profile["start"].append(float(bounds[i]))
-            profile["stop"].append(float(bounds[i + 1]) if i + 1 < len(edges) else None)
-            profile["mse"].append(float(values[chosen].mean(dtype=np.float64)))
-            profile["count"].append(count)
-    return profile
+        pixels = outside[which == i]
+        if pixels.size:
+            bins.append((float(bounds[i]), float(bounds[i + 1]) if i + 1 < len(edges) else None, pixels))
+    return bins
+
+
+def _binned_profile(errors: np.ndarray, bins: list[tuple[float, float | None, np.ndarray]]) -> dict[str, list]:
+    """:func:`edge_profile` of an error map over bins from :func:`_edge_bins`."""
+    flat = errors.ravel()
+    return {"start": [start for start, _, _ in bins], "stop": [stop for _, stop, _ in bins],
+            "mse": [float(flat[pixels].mean(dtype=np.float64)) for _, _, pixels in bins],
+            "count": [int(pixels.size) for _, _, pixels in bins]}
 
 
 # -- what users see ------------------------------------------------------------------------------
@@ -260,6 +272,7 @@ def edge_profile(
 #: Pixels on each side of the mask boundary that :func:`seam` looks at.
 SEAM_WIDTH = 3
 _SSIM_WINDOW = 7  # scikit-image's default window side
+_SSIM_COV_NORM = _SSIM_WINDOW**2 / (_SSIM_WINDOW**2 - 1)  # its sample covariance
 
 
 def color_shift(
@@ -275,8 +288,11 @@ def color_shift(
     >>> color_shift(a, a + np.uint8(5), np.zeros((2, 2), bool))
     (5.0, 5.0, 5.0)
     """
-    diff = _outside_diff(original, output, mask, data_range)
-    red, green, blue = np.mean(diff, axis=0, dtype=np.float64)
+    return _color_shift(_outside_diff(original, output, mask, data_range))
+
+
+def _color_shift(outside: np.ndarray) -> tuple[float, float, float]:
+    red, green, blue = np.mean(outside, axis=0, dtype=np.float64)
     return float(red), float(green), float(blue)
 
 
@@ -290,29 +306,68 @@ def ssim_outside(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, 
 
     The SSIM map is scikit-image's ``structural_similarity(original, output, channel_axis=2,
     data_range=255, full=True)`` of the images on the 0-255 scale (7 x 7 uniform window, per
-    channel). Its mean is taken over the outside pixels and the channels, leaving out the 3-pixel
-    image border as scikit-image's own mean does; with an empty mask the result is scikit-image's
-    mean SSIM. Windows near the mask edge also see repainted pixels, as any windowed measure does.
+    channel, sample covariance), evaluated here with the same operations in the same order so that
+    the original's half of it can be computed once per image (:func:`_ssim_basis`). Its mean is
+    taken over the outside pixels and the channels, leaving out the 3-pixel image border as
+    scikit-image's own mean does; with an empty mask the result is scikit-image's mean SSIM.
+    Windows near the mask edge also see repainted pixels, as any windowed measure does.
 
     Raises
     ------
     ValueError
         For bad inputs, a side shorter than the 7-pixel window, or no outside pixel off the border.
     """
-    from skimage.metrics import structural_similarity
-
     original, output = _check_images(original, output, data_range)
     mask = _check_mask(mask, original.shape, need_outside=True, need_inside=False)
+    return _ssim_mean(_ssim_basis(original, _ssim_pixels(mask)), output)
+
+
+def _ssim_pixels(mask: np.ndarray) -> np.ndarray:
+    """The pixels :func:`ssim_outside` averages: outside the mask and off the window's border strip."""
     if min(mask.shape) < _SSIM_WINDOW:
         raise ValueError(f"ssim_outside needs both sides >= {_SSIM_WINDOW} pixels (its window), got {mask.shape}")
-    _, ssim_map = structural_similarity(original, output, channel_axis=2, data_range=255.0, full=True)
     pad = (_SSIM_WINDOW - 1) // 2
     chosen = np.zeros(mask.shape, bool)
     chosen[pad:-pad, pad:-pad] = True
     chosen &= ~mask
     if not chosen.any():
         raise ValueError(f"no outside pixel lies {pad} pixels or more from the image border: SSIM is biased there")
-    return float(np.mean(ssim_map[chosen], dtype=np.float64))
+    return chosen
+
+
+def _ssim_basis(original: np.ndarray, chosen: np.ndarray) -> tuple:
+    """The original's part of the SSIM map at the ``chosen`` pixels, per channel: the image, its
+    windowed mean and its windowed variance (what scikit-image calls ``im1``, ``ux`` and ``vx``)."""
+    from scipy.ndimage import uniform_filter  # what structural_similarity filters with (mode 'reflect')
+
+    channels = []
+    for c in range(original.shape[2]):
+        image = original[..., c]
+        mean = uniform_filter(image, size=_SSIM_WINDOW)
+        mean_of_squares = uniform_filter(image * image, size=_SSIM_WINDOW)
+        channels.append((image, mean[chosen], (_SSIM_COV_NORM * (mean_of_squares - mean * mean))[chosen]))
+    return chosen, channels
+
+
+def _ssim_mean(basis: tuple, output: np.ndarray) -> float:
+    """Mean over the basis's pixels and the channels of the SSIM map of ``output`` (float64, 0-255)
+    against the original of ``basis``; scikit-image 0.26's ``structural_similarity`` formulas."""
+    from scipy.ndimage import uniform_filter
+
+    chosen, channels = basis
+    c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2  # K1, K2 at data_range 255
+    values = []
+    for c, (image, ux, vx) in enumerate(channels):
+        other = output[..., c]
+        uy = uniform_filter(other, size=_SSIM_WINDOW)[chosen]
+        uyy = uniform_filter(other * other, size=_SSIM_WINDOW)[chosen]
+        uxy = uniform_filter(image * other, size=_SSIM_WINDOW)[chosen]
+        vy = _SSIM_COV_NORM * (uyy - uy * uy)
+        vxy = _SSIM_COV_NORM * (uxy - ux * uy)
+        a1, a2, b1, b2 = 2 * ux * uy + c1, 2 * vxy + c2, ux**2 + uy**2 + c1, vx + vy + c2
+        values.append((a1 * a2) / (b1 * b2))
+    # the (pixels x channels) layout of the full map indexed by the pixels, so the mean sums alike
+    return float(np.mean(np.stack(values, axis=1), dtype=np.float64))
 
 
 def _per_channel(function, image: np.ndarray) -> np.ndarray:
@@ -334,16 +389,31 @@ def detail_loss_outside(original: np.ndarray, output: np.ndarray, mask: np.ndarr
     ValueError
         For bad inputs, or when no outside pixel has all four neighbours outside.
     """
-    from scipy import ndimage
-
     original, output = _check_images(original, output, data_range)
     mask = _check_mask(mask, original.shape, need_outside=True, need_inside=False)
+    chosen = _detail_pixels(mask)
+    return _detail_loss(_laplace_energy(original, chosen), _laplace_energy(output, chosen))
+
+
+def _detail_pixels(mask: np.ndarray) -> np.ndarray:
+    """The outside pixels whose four neighbours are outside too (where :func:`detail_loss_outside` looks)."""
+    from scipy import ndimage
+
     chosen = ~ndimage.binary_dilation(mask, structure=ndimage.generate_binary_structure(2, 1))
     if not chosen.any():
         raise ValueError("no outside pixel has all four neighbours outside the mask: detail_loss_outside is undefined")
+    return chosen
+
+
+def _laplace_energy(image: np.ndarray, chosen: np.ndarray) -> float:
+    """Sum of squares of the per-channel Laplacian of ``image`` (float64) at the ``chosen`` pixels."""
+    from scipy import ndimage
+
     laplace = lambda channel: ndimage.laplace(channel, mode="reflect")  # noqa: E731
-    before = float(np.sum(_per_channel(laplace, original)[chosen] ** 2, dtype=np.float64))
-    after = float(np.sum(_per_channel(laplace, output)[chosen] ** 2, dtype=np.float64))
+    return float(np.sum(_per_channel(laplace, image)[chosen] ** 2, dtype=np.float64))
+
+
+def _detail_loss(before: float, after: float) -> float:
     return math.nan if before == 0.0 else 1.0 - after / before
 
 
@@ -372,10 +442,17 @@ def seam(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, width: i
     ValueError
         For bad inputs, an empty or full mask (no boundary), or ``width`` < 1.
     """
-    from scipy import ndimage
-
     original, output = _check_images(original, output, data_range)
     mask = _check_mask(mask, original.shape, need_outside=True, need_inside=True)
+    band = _seam_band(mask, width)
+    return _seam(_band_gradient(original, band), _band_gradient(output, band))
+
+
+def _seam_band(mask: np.ndarray, width: int) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """The pixels within ``width`` of the mask boundary on either side, and the smallest window of
+    the image that holds them and their 3 x 3 neighbourhoods (all a Sobel filter reads for them)."""
+    from scipy import ndimage
+
     if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
         raise ValueError(f"width must be a whole number of pixels >= 1, got {width!r}")
     # pixels within `width` (Euclidean, centre to centre) of a pixel on the other side: a dilation
@@ -383,8 +460,21 @@ def seam(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *, width: i
     offsets = np.arange(-width, width + 1)
     disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= width**2
     band = (ndimage.binary_dilation(mask, disc) & ~mask) | (ndimage.binary_dilation(~mask, disc) & mask)
-    added = _gradient_magnitude(output)[band] - _gradient_magnitude(original)[band]
-    return float(np.mean(np.maximum(added, 0.0), dtype=np.float64))
+    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
+    window = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
+    return band[window], window
+
+
+def _band_gradient(image: np.ndarray, band: tuple[np.ndarray, tuple[slice, slice]]) -> np.ndarray:
+    """:func:`_gradient_magnitude` of ``image`` at the band's pixels, filtering only the band's
+    window: a 3 x 3 filter gives the same value there as on the whole image, since the window
+    holds every neighbour it reads and meets the image's border only where the image does."""
+    pixels, window = band
+    return _gradient_magnitude(image[window])[pixels]
+
+
+def _seam(before: np.ndarray, after: np.ndarray) -> float:
+    return float(np.mean(np.maximum(after - before, 0.0), dtype=np.float64))
 
 
 def visible_metrics(original: np.ndarray, output: np.ndarray, mask: np.ndarray, *,
@@ -392,14 +482,20 @@ def visible_metrics(original: np.ndarray, output: np.ndarray, mask: np.ndarray, 
     """The defects users see, keyed as :data:`VISIBLE_NAMES`: colour shift (largest magnitude and
     each channel), SSIM, detail loss and seam outside the mask. ``seam`` is ``nan`` for an empty mask."""
     shift = color_shift(original, output, mask, data_range=data_range)
+    return _visible(shift, ssim_outside(original, output, mask, data_range=data_range),
+                    detail_loss_outside(original, output, mask, data_range=data_range),
+                    seam(original, output, mask, data_range=data_range) if np.any(mask) else math.nan)
+
+
+def _visible(shift: tuple[float, float, float], ssim: float, detail_loss: float, seam_value: float) -> dict[str, float]:
     return {
         "color_shift_outside": max(abs(v) for v in shift),
         "color_shift_r": shift[0],
         "color_shift_g": shift[1],
         "color_shift_b": shift[2],
-        "ssim_outside": ssim_outside(original, output, mask, data_range=data_range),
-        "detail_loss_outside": detail_loss_outside(original, output, mask, data_range=data_range),
-        "seam": seam(original, output, mask, data_range=data_range) if np.any(mask) else math.nan,
+        "ssim_outside": ssim,
+        "detail_loss_outside": detail_loss,
+        "seam": seam_value,
     }
 
 

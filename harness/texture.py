@@ -9,12 +9,14 @@ can show whether texture drives the round trip, the diffusion, or both.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from harness.metrics import _check_images, _check_mask, error_map
 
-__all__ = ["TEXTURE_WINDOW", "TEXTURE_BINS", "TEXTURE_NAMES", "local_std", "texture_profile"]
+__all__ = ["TEXTURE_WINDOW", "TEXTURE_BINS", "TEXTURE_NAMES", "TextureBasis", "local_std", "texture_basis",
+           "texture_profile"]
 
 #: Side in pixels of the window :func:`local_std` looks at.
 TEXTURE_WINDOW = 9
@@ -78,8 +80,38 @@ def texture_profile(original: np.ndarray, output: np.ndarray, floor: np.ndarray,
     ValueError
         For bad inputs, ``bins`` < 1, or fewer outside pixels than bins.
     """
-    original_f, output_f = _check_images(original, output, data_range)
-    _check_images(original, floor, data_range)
+    _check_images(original, output, data_range)
+    basis = texture_basis(original, floor, mask, window=window, bins=bins, data_range=data_range)
+    return basis.profile(error_map(original, output, data_range=data_range)[~basis.mask])
+
+
+@dataclass(frozen=True)
+class TextureBasis:
+    """What a :func:`texture_profile` takes from the original, its round trip and the mask alone:
+    the same for every output compared with them, so :func:`texture_basis` computes it once."""
+
+    mask: np.ndarray
+    groups: list[np.ndarray]  # the outside pixels of each texture bin (positions among the outside pixels)
+    texture_ranks: np.ndarray
+    floor_error: np.ndarray  # per outside pixel
+    fixed: dict  # the profile's entries that do not depend on the output
+
+    def profile(self, output_error: np.ndarray) -> dict:
+        """The :func:`texture_profile` of an output whose error map at the outside pixels
+        (row-major order) is ``output_error``."""
+        excess_error = output_error - self.floor_error
+        fixed = self.fixed
+        return {"low": list(fixed["low"]), "high": list(fixed["high"]), "floor": list(fixed["floor"]),
+                "excess": [float(excess_error[g].mean()) for g in self.groups],
+                "count": [int(g.size) for g in self.groups],
+                "texture_rho_floor": fixed["texture_rho_floor"],
+                "texture_rho_excess": _spearman(self.texture_ranks, excess_error)}
+
+
+def texture_basis(original: np.ndarray, floor: np.ndarray, mask: np.ndarray, *, window: int = TEXTURE_WINDOW,
+                  bins: int = TEXTURE_BINS, data_range: float = 255.0) -> TextureBasis:
+    """The output-independent part of :func:`texture_profile` (same arguments, same errors)."""
+    original_f, _ = _check_images(original, floor, data_range)
     mask = _check_mask(mask, original_f.shape, need_outside=True, need_inside=False)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a whole number >= 1, got {bins!r}")
@@ -88,16 +120,13 @@ def texture_profile(original: np.ndarray, output: np.ndarray, floor: np.ndarray,
         raise ValueError(f"{int(outside.sum())} outside pixels cannot fill {bins} texture bins")
     texture = local_std(original, window=window, data_range=data_range)[outside]
     floor_error = error_map(original, floor, data_range=data_range)[outside]
-    excess_error = error_map(original, output, data_range=data_range)[outside] - floor_error
     order = np.argsort(texture, kind="stable")
     groups = np.array_split(order, bins)
     texture_ranks = _ranks(texture)
-    return {
+    fixed = {
         "low": [float(texture[g].min()) for g in groups],
         "high": [float(texture[g].max()) for g in groups],
         "floor": [float(floor_error[g].mean()) for g in groups],
-        "excess": [float(excess_error[g].mean()) for g in groups],
-        "count": [int(g.size) for g in groups],
         "texture_rho_floor": _spearman(texture_ranks, floor_error),
-        "texture_rho_excess": _spearman(texture_ranks, excess_error),
     }
+    return TextureBasis(mask, groups, texture_ranks, floor_error, fixed)

@@ -125,6 +125,36 @@ def test_mse_excess_is_mse_outside_minus_the_round_trip_on_the_same_pixels():
     assert set(row) >= {"color_shift_outside", "ssim_outside", "detail_loss_outside", "seam"}
 
 
+def _noisy(image, mask):
+    """A stand-in output that changes every pixel a little and the masked ones a lot."""
+    noise = np.random.default_rng(int(mask.sum())).normal(0, 6, image.shape)
+    noise[mask] *= 10
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def test_cases_of_one_mask_share_its_reference_and_record_what_the_metric_functions_compute():
+    from harness import measure, metrics
+    from harness.texture import TEXTURE_NAMES, texture_profile
+
+    case = dataclasses.replace(CASE, image=ImageSource("chelsea"), radius=0.45)
+    stand_in = StandIn(_noisy)
+    caches = (measure._reference, measure._floor_reference)
+    before = [cache.cache_info().misses for cache in caches]
+    rows = [measure_case(stand_in, dataclasses.replace(case, strength=s), max_side=64).row for s in (0.3, 0.6, 0.9)]
+    assert [cache.cache_info().misses - b for cache, b in zip(caches, before)] == [1, 1]  # built once, then reused
+    image = prepared_image(case.image, 64, 8)
+    mask = masks.disc_mask(*image.shape[:2], 0.45)
+    output, floor, distance = _noisy(image, mask), _darker(image), masks.edge_distance(mask)
+    expected = {**metrics.leakage_metrics(image, output, mask), **metrics.visible_metrics(image, output, mask),
+                "edge_profile": metrics.edge_profile(image, output, distance),
+                **metrics.excess_metrics(image, output, floor, mask),
+                "excess_profile": metrics.excess_profile(image, output, floor, distance)}
+    texture = texture_profile(image, output, floor, mask)
+    expected.update({name: texture.pop(name) for name in TEXTURE_NAMES}, texture_profile=texture)
+    for row in rows:
+        assert {key: repr(row[key]) for key in expected} == {key: repr(value) for key, value in expected.items()}
+
+
 def test_study_preparation_floors_the_disc_radius():
     case = dataclasses.replace(CASE, image=ImageSource("rocket"), radius=0.37)
     row = measure_case(StandIn(_plus_ten_outside), case, max_side=128, resize="study").row
