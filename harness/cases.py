@@ -137,7 +137,7 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke",
         images=("coffee", "astronaut", "alpine-lake"),
-        max_side=256,
+        max_side=192,
         steps=10,
         strengths=_rounded(np.linspace(0.0, 1.0, 11), 1),
         strength_radius=0.8,
