@@ -343,7 +343,7 @@ def leak_measure(request: pytest.FixtureRequest, inpainter):
             record((FINGERPRINT_KEY, json.dumps(inpainter.fingerprint(), default=str)))
             record((MACHINE_KEY, json.dumps(device_info(inpainter.device))))
             leak.fingerprint_sent = True
-        refusal = leak.runner.resume_refusal(inpainter.fingerprint())
+        refusal = leak.runner.resume_refusal(inpainter)
         if refusal:  # another pipeline than the resumed run's: stop before computing anything
             record((REFUSED_KEY, refusal))
             request.session.shouldfail = f"leakage: {refusal}"

@@ -56,12 +56,19 @@ class CaseRunner:
             self._reuse = ReuseSource(leak.store)
         return self._reuse
 
-    def resume_refusal(self, fingerprint: dict) -> str | None:
+    def _fingerprint_of(self, inpainter) -> dict:
+        """The loaded pipeline's fingerprint, built once per process (every case asks)."""
+        if self._fingerprint is None:
+            self._fingerprint = inpainter.fingerprint()
+            self._options = self.leak.run_options()
+        return self._fingerprint
+
+    def resume_refusal(self, inpainter) -> str | None:
         """Why this process may not continue the resumed run (its pipeline differs), or ``None``."""
         resume = self.leak.resume
         if resume is None or not resume.get("fingerprint"):
             return None
-        differences = fingerprint_differences(resume["fingerprint"], fingerprint)
+        differences = fingerprint_differences(resume["fingerprint"], self._fingerprint_of(inpainter))
         if not differences:
             return None
         return (f"--leak-resume: run {resume['run_id']} was measured with another pipeline, refusing to mix "
@@ -69,10 +76,7 @@ class CaseRunner:
 
     def key(self, inpainter, case: Case) -> str:
         """``case``'s measurement key under the loaded pipeline and this run's options."""
-        if self._fingerprint is None:
-            self._fingerprint = inpainter.fingerprint()
-            self._options = self.leak.run_options()
-        return measurement_key(self._fingerprint, self._options, case)
+        return measurement_key(self._fingerprint_of(inpainter), self._options, case)
 
     def measure(self, inpainter, case: Case):
         """``case``'s :class:`~harness.measure.Measurement` (see :meth:`Execution.measure`)."""
