@@ -10,6 +10,7 @@ exit code 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -155,8 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> None:
+    """The ``leakage`` console script: :func:`main`, then exit with its code.
+
+    The process ends right after, so the objects alive now (modules, a report's rows) are frozen
+    out of the garbage collector first: the interpreter's last full collection would walk them
+    all for nothing, about a tenth of ``leakage report``'s time on a paper-sized run.
+    """
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``leakage`` console script; returns the exit code."""
+    """What the ``leakage`` command does with ``argv`` (default: the command line); returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

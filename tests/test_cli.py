@@ -58,3 +58,13 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
 def test_console_entry_points_exist():
     result = subprocess.run([sys.executable, "-m", "harness", "--help"], capture_output=True, text=True, check=True)
     assert "runs" in result.stdout and "export" in result.stdout
+
+
+def test_the_console_script_exits_with_the_commands_code(tmp_path):
+    # `python -m harness` and the `leakage` script both go through cli.run
+    result = subprocess.run([sys.executable, "-m", "harness", "--store", str(tmp_path / "missing.sqlite"), "runs"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("leakage: no results store at")
+    from importlib.metadata import entry_points
+
+    assert [e.value for e in entry_points(group="console_scripts", name="leakage")] == ["harness.cli:run"]

@@ -137,11 +137,8 @@ def _comparison(frame: pd.DataFrame, record: dict, baseline: dict | None, failur
 def _cases(frame: pd.DataFrame) -> dict | None:
     if not len(frame):
         return None
-    # the table's rows are rendered here, with the section, so that a worker process does it: for a
-    # paper-sized run they are a tenth of the report's time
-    rows = _environment().get_template("case_rows.html").render(columns=summary.CASE_COLUMNS,
-                                                                 rows=summary.case_rows(frame))
-    return {"columns": summary.CASE_COLUMNS, "body": markupsafe.Markup(rows)}
+    # the rows are built here, with the section, so that a worker process does it
+    return {"columns": summary.CASE_COLUMNS, "body": markupsafe.Markup(summary.case_rows_html(frame))}
 
 
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,

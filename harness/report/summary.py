@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from markupsafe import escape
 
 from harness.report.data import measured
 
@@ -27,6 +28,7 @@ __all__ = [
     "worst_cases",
     "flagged_cases",
     "case_rows",
+    "case_rows_html",
     "floor_psnr",
     "SD_VAE_PSNR",
     "format_number",
@@ -203,15 +205,39 @@ def _int_or_none(value) -> int | None:
 
 def case_rows(frame: pd.DataFrame) -> list[list]:
     """Every row as a list of raw cell values in :data:`CASE_COLUMNS` order (flags joined)."""
-    rows = []
-    for record in frame.to_dict("records"):
-        cells = []
-        for column in CASE_COLUMNS:
-            value = record.get(column.key)
-            if column.key == "flags":
-                value = ", ".join(value) if isinstance(value, list) else ""
-            elif not column.numeric and isinstance(value, float) and math.isnan(value):
-                value = None  # a text column pandas filled with NaN: nothing recorded
-            cells.append(value)
-        rows.append(cells)
-    return rows
+    return [list(cells) for cells in zip(*_case_columns(frame))]
+
+
+def case_rows_html(frame: pd.DataFrame) -> str:
+    """The "All cases" table's ``<tr>`` rows: the cells of :func:`case_rows`, escaped, numbers
+    through :func:`format_number`, the status cell classed ``st-STATUS``.
+
+    Built column by column in Python rather than by a template calling a filter per cell, which
+    took a sixth of a 5020-row report's time.
+    """
+    columns = []
+    for column, values in zip(CASE_COLUMNS, _case_columns(frame)):
+        if column.key == "status":
+            cells = [f'<td class="st-{text}">{text}</td>' for text in map(escape, values)]
+        elif column.numeric:
+            cells = [f"<td>{escape(format_number(value))}</td>" for value in values]
+        else:
+            cells = [f"<td>{'' if value is None else escape(value)}</td>" for value in values]
+        columns.append(cells)
+    return "".join(f"<tr>{''.join(cells)}</tr>\n" for cells in zip(*columns))
+
+
+def _case_columns(frame: pd.DataFrame) -> list[list]:
+    """The raw values of each of :data:`CASE_COLUMNS` (a missing column is all ``None``), flags
+    joined, and ``None`` where pandas filled a text column with NaN (nothing recorded)."""
+    columns = []
+    for column in CASE_COLUMNS:
+        values = frame[column.key].tolist() if column.key in frame else [None] * len(frame)
+        if column.key == "flags":
+            values = [", ".join(v) if isinstance(v, list) else "" for v in values]
+        elif not column.numeric:
+            values = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+        columns.append(values)
+    return columns
+
+

@@ -4,6 +4,7 @@ see, where leakage comes from, spikes and seed spread; every number recomputed h
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -135,6 +136,23 @@ def test_long_values_are_pretty_and_text_columns_show_nothing_for_missing(store_
     assert cells["mitigation"] is None and cells["mask"] is None and cells["mse_outside"] == 3.0
 
 
+
+
+def test_case_table_rows_are_escaped_and_formatted(store_of, make_row):
+    rows = [make_row("<b>a&b</b>", 0.5, mse=1234.56789, status="failed", flags=["non_finite", "wrong_shape"]),
+            make_row("plain", 0.25, mse=None)]
+    html = summary.case_rows_html(_frame(store_of, rows))
+    lines = html.splitlines()
+    assert len(lines) == 2 and all(line.startswith("<tr><td>strength</td>") and line.endswith("</tr>") for line in lines)
+    first = lines[0]
+    assert "<td>&lt;b&gt;a&amp;b&lt;/b&gt;</td>" in first and "<b>" not in first
+    assert '<td class="st-failed">failed</td>' in first
+    assert "<td>1235</td>" in first and "<td>0.5</td>" in first  # 4 significant digits; a whole number as such
+    assert "<td>non_finite, wrong_shape</td>" in first
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", lines[1])
+    by_key = dict(zip([c.key for c in summary.CASE_COLUMNS], cells))
+    assert by_key["mse_outside"] == "–" and by_key["mitigation"] == "" and by_key["flags"] == ""
+    assert len(cells) == len(summary.CASE_COLUMNS)
 def test_heatmap_outline_uses_the_recorded_radius():
     # a floored radius (the study's preparation) draws a smaller disc than the fraction gives
     case = {"radius": 0.37, "radius_px": 11.0}
