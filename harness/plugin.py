@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness import heap
 from harness.activation import SESSION_KEY, leakage_intended, pending_error, read_options
 from harness.activation import built as _built
 from harness.activation import session as _session
@@ -68,6 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="continue an interrupted or died run (default: the latest), computing only the cases it lacks")
     group.addoption("--leak-no-report", dest="leak_no_report", action="store_true", default=False,
                     help="do not write the HTML report")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Registered before any pytest_configure, so it runs after the cleanups plugins add there (the
+    # cleanup stack is last in, first out), pytest's own full collections at exit among them: the
+    # heap frozen once the pipeline loaded (see harness.heap) stays out of them until the very end.
+    config.add_cleanup(heap.thaw)
 
 
 @pytest.hookimpl(trylast=True)
@@ -317,8 +326,10 @@ def inpainter(request: pytest.FixtureRequest):
         # the same count in every process: CPU results follow it, and N workers x all cores
         # oversubscribe the CPU (seen: 275 s instead of 12 s for the smoke sweep with -n 2)
         torch.set_num_threads(leak.options.threads)
-        return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
-                              pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
+        loaded = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
+                                pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
+        heap.freeze()  # the libraries and the pipeline live until the session ends
+        return loaded
     except (PipelineLoadError, ValueError) as exc:
         message = f"cannot load pipeline {leak.options.pipeline!r}: {exc}"
     leak.pipeline.load_error = message

@@ -60,6 +60,7 @@ class Inpainter:
         self.last_timing: Timing | None = None
         self._model_scheduler = pipe.scheduler
         self._weights_sha256: str | None = None
+        self._plans: tuple[Any, dict] = (None, {})  # (the scheduler they are for, (steps, strength) -> plan)
 
     def __repr__(self) -> str:
         return (f"Inpainter(ref={self.ref!r}, class={type(self.pipe).__name__}, device={self.device!r}, "
@@ -177,9 +178,17 @@ class Inpainter:
 
     def plan(self, steps: int, strength: float) -> StepPlan:
         """How the loaded pipeline spends ``steps`` at ``strength`` (its own ``get_timesteps``,
-        on a fresh copy of its current scheduler)."""
-        scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
-        return self.family.plan(type(self.pipe), scheduler, steps, strength)
+        on a fresh copy of its current scheduler). Remembered per scheduler: every call checks it,
+        and building the copy took a tenth of the harness's own time in a smoke sweep."""
+        scheduler, plans = self._plans
+        if scheduler is not self.pipe.scheduler:  # a new one (use_scheduler, or set by hand)
+            scheduler, plans = self.pipe.scheduler, {}
+            self._plans = (scheduler, plans)
+        key = (steps, float(strength))
+        if key not in plans:
+            fresh = type(scheduler).from_config(scheduler.config)
+            plans[key] = self.family.plan(type(self.pipe), fresh, steps, strength)
+        return plans[key]
 
     def use_scheduler(self, name: str) -> None:
         """Run with scheduler ``name``: ``"model"`` for the one the folder shipped, or a diffusers

@@ -15,8 +15,6 @@ a result that cannot be sent back) is computed here, with a logged warning.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import math
 import multiprocessing
@@ -26,6 +24,8 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+
+from harness import heap
 
 __all__ = ["MAX_WORKERS", "can_fork", "idle_cpus", "worker_count", "run_jobs"]
 
@@ -85,21 +85,12 @@ def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = 
     return {name: results[name] for name in jobs}
 
 
-@contextlib.contextmanager
 def _frozen_heap():
     """Keep the objects that exist now (modules, the run's rows) out of the garbage collector's
     scans while the jobs run. Drawing allocates heavily, and each full collection would walk them
     all (a tenth of a 5020-row report's time); in a forked worker it would also write to, and so
-    copy, every inherited page. Collection of what the jobs create is unchanged. Left alone when
-    something else froze the heap already (freezing does not nest)."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    copy, every inherited page. Collection of what the jobs create is unchanged."""
+    return heap.frozen()
 
 
 def _run(name: str) -> object:

@@ -235,6 +235,19 @@ def test_use_scheduler_switches_class_keeps_the_schedule_and_shows_in_the_finger
     assert inpainter.pipe.scheduler is shipped  # a refused swap changes nothing
 
 
+def test_plan_is_remembered_per_scheduler_and_follows_a_swap():
+    inpainter = load_inpainter("tiny", device="cpu")
+    pndm = inpainter.plan(10, 0.5)
+    assert inpainter.plan(10, 0.5) is pndm and pndm.evaluations == 6  # PLMS evaluates one step twice
+    inpainter.use_scheduler("DDIMScheduler")
+    assert inpainter.plan(10, 0.5).evaluations == 5
+    inpainter.pipe.scheduler = inpainter.pipe.scheduler.__class__.from_config(inpainter.pipe.scheduler.config,
+                                                                             timestep_spacing="trailing")
+    assert inpainter.plan(10, 0.5) is not pndm  # set by hand: planned again
+    inpainter.use_scheduler("model")
+    assert inpainter.plan(10, 0.5) == pndm
+
+
 def test_padding_mask_crop_pastes_the_crop_back_over_the_original(tiny, small_image, small_mask):
     # StableDiffusionInpaintPipeline.__call__ takes padding_mask_crop (read from its signature)
     assert tiny.accepts("padding_mask_crop") and not tiny.accepts("no_such_argument")

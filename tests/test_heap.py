@@ -1,0 +1,78 @@
+"""Freezing the long-lived heap: what is frozen here is thawed here, and nothing else."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from harness import heap
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen():
+    if gc.get_freeze_count():
+        pytest.skip("the heap of this process is frozen already")
+    yield
+    heap.thaw()
+    gc.unfreeze()
+
+
+def test_freeze_then_thaw():
+    assert heap.freeze() is True and gc.get_freeze_count() > 0
+    heap.thaw()
+    assert gc.get_freeze_count() == 0
+    heap.thaw()  # a second thaw is nothing
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_elsewhere_is_left_alone():
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    assert heap.freeze() is False
+    heap.thaw()
+    assert gc.get_freeze_count() == frozen  # not thawed here: it was not frozen here
+
+
+def test_frozen_block_thaws_on_exit_and_on_error():
+    with heap.frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), heap.frozen():
+        raise RuntimeError("boom")
+    assert gc.get_freeze_count() == 0
+
+
+def test_frozen_block_inside_another_freeze_keeps_it():
+    gc.freeze()
+    before = gc.get_freeze_count()
+    with heap.frozen():
+        pass
+    assert gc.get_freeze_count() == before
+
+
+def test_a_leakage_session_stays_frozen_through_pytests_exit_collections_then_thaws(leak_project):
+    # pytest's unraisableexception plugin runs full collections in a cleanup it registers in
+    # pytest_configure; a cleanup registered the same way must still see the heap frozen
+    seen = {}
+
+    class Probe:
+        @staticmethod
+        def pytest_configure(config):
+            config.add_cleanup(lambda: seen.setdefault("at configure cleanups", gc.get_freeze_count()))
+
+        @staticmethod
+        def pytest_sessionfinish(session):
+            seen["at session finish"] = gc.get_freeze_count()
+
+    result = leak_project.runpytest("benchmarks", "-k", "test_floor", "--leak-images", "coffee", "--leak-max-side",
+                                    "64", "-p", "no:cacheprovider", "--leak-no-report", plugins=[Probe()])
+    result.assert_outcomes(passed=1)
+    assert seen["at session finish"] > 0 and seen["at configure cleanups"] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_session_without_leakage_cases_freezes_nothing(pytester):
+    pytester.makepyfile("import gc\n\ndef test_one():\n    assert gc.get_freeze_count() == 0\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert gc.get_freeze_count() == 0
