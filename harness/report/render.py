@@ -26,7 +26,7 @@ from harness.report.history import history_section
 from harness.report.mask_families import masks_section
 from harness.report.mitigation import mitigation_section
 from harness.report.spikes import SPIKE_MADS, find_spikes
-from harness.report.workers import run_jobs
+from harness.report.workers import cpu_snapshot, run_jobs
 from harness.store import Store
 
 __all__ = ["build_report", "render_report", "SECTIONS"]
@@ -143,13 +143,15 @@ def _cases(frame: pd.DataFrame) -> dict | None:
 
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
                   gate_failures: list[dict] | None = None, aggregate: list[dict] | None = None,
-                  history: dict | None = None, workers: int | None = None) -> str:
+                  history: dict | None = None, workers: int | None = None,
+                  idle_since: tuple[int, int] | None = None) -> str:
     """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`).
 
     ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
     section of :func:`harness.report.history.history_section`. ``workers`` is the number of
     processes that build sections (default: one per idle CPU, up to 4; see
-    :func:`harness.report.workers.run_jobs`); the page is the same with any number.
+    :func:`harness.report.workers.run_jobs`; ``idle_since``, a ``cpu_snapshot`` from before the
+    rows were read, lets it count the CPUs idle now); the page is the same with any number.
     """
     started = time.perf_counter()
     # the sections are independent: each is one job, built side by side where processes can be forked
@@ -168,7 +170,7 @@ def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baselin
         "masks": partial(masks_section, frame),
         "mitigation": partial(mitigation_section, frame),
     }
-    sections = run_jobs(jobs, workers=workers)
+    sections = run_jobs(jobs, workers=workers, idle_since=idle_since)
     sections["history"] = history
     nav = [(key, title) for key, title in SECTIONS if sections[key] is not None]
     return _environment().get_template("report.html").render(
@@ -195,10 +197,11 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
     """
     if baseline is not None:
         compare.check_baseline(baseline)
+    idle_since = cpu_snapshot()  # how busy the machine is while the rows are read picks the workers
     with Store(store_path) as store:  # closed at once: a reader left open keeps SQLite's -wal file
         record = store.run(run_id)
         frame = store.frame(record["run_id"])
         history = history_section(store, record["run_id"])
     html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
-                         aggregate=aggregate, history=history, workers=workers)
+                         aggregate=aggregate, history=history, workers=workers, idle_since=idle_since)
     return write_atomic(output, html)

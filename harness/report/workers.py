@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from harness import heap
 
-__all__ = ["MAX_WORKERS", "can_fork", "idle_cpus", "worker_count", "run_jobs"]
+__all__ = ["MAX_WORKERS", "can_fork", "cpu_snapshot", "idle_cpus", "worker_count", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,46 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-def idle_cpus() -> int:
-    """The CPUs this process may use that other work is not keeping busy (the 1-minute load
-    average), at least 1."""
+#: Where Linux counts the time of all CPUs, by state, since boot (in jiffies).
+PROC_STAT = "/proc/stat"
+#: Fewer jiffies than this between two snapshots say too little (10 ms each; over all CPUs).
+MIN_WINDOW = 20
+
+
+def cpu_snapshot() -> tuple[int, int] | None:
+    """``(idle, total)`` time of all CPUs so far (``/proc/stat``), or ``None`` where there is none."""
+    try:
+        with open(PROC_STAT, encoding="ascii") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 5 or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    values = [int(value) for value in fields[1:9]]
+    return values[3] + values[4], sum(values)
+
+
+def idle_cpus(since: tuple[int, int] | None = None) -> int:
+    """The CPUs this process may use that other work is not keeping busy, at least 1.
+
+    With ``since`` (a :func:`cpu_snapshot` taken while this process worked, e.g. reading the
+    rows), this process plus the share of all CPUs that stayed idle since then: what the machine
+    does now. Otherwise, or over too short a window, the CPUs less the 1-minute load average,
+    which trails by a minute (a report run right after another sees the first one's load).
+    """
     cpus = len(os.sched_getaffinity(0))
+    now = cpu_snapshot() if since is not None else None
+    if now is not None and now[1] - since[1] >= MIN_WINDOW:
+        idle_share = (now[0] - since[0]) / (now[1] - since[1])
+        return max(1, min(cpus, round(1 + idle_share * (os.cpu_count() or cpus))))
     return max(1, min(cpus, math.ceil(cpus - os.getloadavg()[0])))
 
 
-def worker_count(jobs: int, workers: int | None = None) -> int:
+def worker_count(jobs: int, workers: int | None = None, idle_since: tuple[int, int] | None = None) -> int:
     """How many worker processes to use for ``jobs`` jobs: ``workers`` if given (1 = none), else
-    one per idle CPU (:func:`idle_cpus`), at most :data:`MAX_WORKERS`; 1 where forking is unsafe.
+    one per idle CPU (:func:`idle_cpus`, measured ``since`` the snapshot ``idle_since``), at
+    most :data:`MAX_WORKERS`; 1 where forking is unsafe.
 
     Only idle CPUs count: on a saturated machine more processes get no more CPU time, and each
     worker adds work of its own (copying the pages it touches, sending its sections back); on
@@ -65,18 +95,19 @@ def worker_count(jobs: int, workers: int | None = None) -> int:
     if not can_fork():
         return 1
     if workers is None:
-        workers = min(idle_cpus(), MAX_WORKERS)
+        workers = min(idle_cpus(idle_since), MAX_WORKERS)
     return max(1, min(workers, jobs))
 
 
-def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = None) -> dict[str, object]:
+def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = None,
+             idle_since: tuple[int, int] | None = None) -> dict[str, object]:
     """Call each of ``jobs`` (name -> callable without arguments) and return name -> result.
 
     The results are those of calling the jobs here, in order; with more than one worker
     (:func:`worker_count`) they are computed in forked processes. An exception a job raises
     is raised here, as if the job had run here.
     """
-    count = worker_count(len(jobs), workers)
+    count = worker_count(len(jobs), workers, idle_since)
     with _frozen_heap():
         results = _in_pool(jobs, count) if count > 1 else {}
         for name, job in jobs.items():

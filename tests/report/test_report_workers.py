@@ -153,3 +153,41 @@ def test_a_heap_frozen_by_someone_else_stays_frozen():
         assert gc.get_freeze_count() == before
     finally:
         gc.unfreeze()
+
+
+def test_cpu_snapshot_reads_idle_and_total_time(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 20 700 30 1 2 3 40 0\ncpu0 50 2 10 350 15 0 1 1 20 0\n")
+    monkeypatch.setattr(workers, "PROC_STAT", str(stat))
+    assert workers.cpu_snapshot() == (730, 861)  # idle + iowait; user..steal (guest is inside user)
+    stat.write_text("intr 1 2 3\n")
+    assert workers.cpu_snapshot() is None
+    monkeypatch.setattr(workers, "PROC_STAT", str(tmp_path / "absent"))
+    assert workers.cpu_snapshot() is None
+
+
+@pytest.mark.parametrize(("idle_share", "idle"), [(0.75, 4), (0.5, 3), (0.25, 2), (0.05, 1), (0.0, 1)])
+def test_idle_cpus_measured_since_a_snapshot(monkeypatch, idle_share, idle):
+    # this process was busy meanwhile: it counts, and so does every CPU the others left idle
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 0.0, 0.0))  # a stale average is not used
+    monkeypatch.setattr(workers, "cpu_snapshot", lambda: (1000 + int(400 * idle_share), 1400))
+    assert workers.idle_cpus(since=(1000, 1000)) == idle
+
+
+def test_a_window_too_short_falls_back_to_the_load_average(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 0.0, 0.0))
+    monkeypatch.setattr(workers, "cpu_snapshot", lambda: (1005, 1010))
+    assert workers.idle_cpus(since=(1000, 1000)) == 2
+    monkeypatch.setattr(workers, "cpu_snapshot", lambda: None)  # no /proc/stat
+    assert workers.idle_cpus(since=(1000, 1000)) == 2
+
+
+@linux_only
+def test_the_snapshot_counts_this_machines_time():
+    first = workers.cpu_snapshot()
+    sum(range(3_000_000))  # some work, so time passes
+    second = workers.cpu_snapshot()
+    assert first is not None and second[1] > first[1] >= first[0] >= 0 and second[0] >= first[0]
