@@ -157,7 +157,8 @@ def _run(inpainter, case: Case, image: np.ndarray, mask: np.ndarray, mitigation:
 
 
 def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", paste_back: bool = False,
-                 prompt: str = "", guidance_scale: float = 0.0, plain_call: PlainCall | None = None) -> Measurement:
+                 prompt: str = "", guidance_scale: float = 0.0, plain_call: PlainCall | None = None,
+                 ready: Callable[[], None] | None = None) -> Measurement:
     """Run ``case`` on ``inpainter`` and compute its metrics row.
 
     Problems with the case's mask (a user mask that vanishes at this size, an area a family
@@ -166,6 +167,8 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
     ``problems``, so the row is recorded before the case fails. A mitigation the pipeline does
     not support sets ``skip``. ``plain_call(inpainter, case, settings) -> (output, timing)``
     replaces the per-process cache of unmitigated calls (batched execution fills its own).
+    ``ready()`` is called once the case is done with the pipeline (its output and its image's
+    VAE floor are in hand), before the metrics: the pipeline may be used elsewhere from then on.
     """
     settings = Settings(max_side, resize, paste_back, prompt, guidance_scale)
     image = prepared_image(case.image, max_side, inpainter.size_multiple, resize)
@@ -187,7 +190,7 @@ def measure_case(inpainter, case: Case, *, max_side: int, resize: str = "crop", 
             return measurement
     _run_checked(measurement, inpainter, case, mask, mitigation, settings, plain_call)
     if not measurement.problems:
-        _record_metrics(measurement, inpainter, case, settings)
+        _record_metrics(measurement, inpainter, case, settings, ready)
     return measurement
 
 
@@ -208,16 +211,21 @@ def _run_checked(measurement: Measurement, inpainter, case: Case, mask: np.ndarr
         _check_output(measurement, measurement.original)
 
 
-def _record_metrics(measurement: Measurement, inpainter, case: Case, settings: Settings) -> None:
+def _record_metrics(measurement: Measurement, inpainter, case: Case, settings: Settings,
+                    ready: Callable[[], None] | None = None) -> None:
     """Leakage, the defects users see, and the excess over the image's VAE round trip."""
     reference = _reference(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)
     try:
         floor = _floor_reference(inpainter, _mask_key(case), settings.max_side, settings.resize)
     except NonFiniteOutputError as exc:
+        if ready is not None:
+            ready()
         measurement.row.update(reference.row(measurement.output))
         measurement.problems.append(f"the VAE round trip, needed for mse_excess: {exc}")
         measurement.row["flags"].append("non_finite")
         return
+    if ready is not None:
+        ready()  # the pipeline's part is done; the rest is arithmetic
     measurement.row.update(reference.row(measurement.output, floor))
 
 

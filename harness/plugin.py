@@ -169,6 +169,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = [item for item in items if item.nodeid in kept]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    # the next item's case, for the look-ahead (harness.execution.lookahead); under xdist a
+    # worker knows its next item too (it keeps one back until more arrive or the run ends).
+    # A case skipped at collection (a strength the pipeline refuses) is never computed.
+    if _case_of(item) is not None:
+        leak = _built(item.config)
+        if leak is not None:
+            runs = nextitem is not None and nextitem.get_closest_marker("skip") is None
+            leak.runner.execution.next_case = _case_of(nextitem) if runs else None
+
+
 def _case_of(item: pytest.Item):
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("leak_case") if callspec is not None else None

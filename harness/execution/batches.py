@@ -83,6 +83,7 @@ class Batches:
         self.results: dict[Case, CallResult] = {}
         self.last: CallResult | None = None  # what the latest plain_call served
         self.calls_run = 0  # pipeline calls made (a batch is one)
+        self._context: tuple | None = None  # (inpainter, settings) of the latest plain_call
 
     def plain_call(self, inpainter, case: Case, settings) -> tuple:
         """``measure_case``'s ``plain_call``: the output of ``case``'s call and a timing with its
@@ -91,9 +92,9 @@ class Batches:
         from harness.pipelines.timing import Timing
 
         call = _as_call(case)
+        self._context = (inpainter, settings)
         if call not in self.results:
-            pending = [c for c in self.group_of.get(call, [call]) if c not in self.results]
-            self._run(inpainter, pending if call in pending else [call], settings)
+            self._run_group(inpainter, call, settings)
         result = self.results.get(call) or CallResult(error=ValueError(f"{case.case_id}: no input to call with"))
         self._consume(call)
         self.last = result
@@ -101,6 +102,17 @@ class Batches:
             raise result.error
         timing = Timing(seconds=result.seconds, steps=result.steps) if result.seconds is not None else None
         return result.output, timing
+
+    def ahead(self, call: Case) -> None:
+        """Compute ``call``'s group now (with the pipeline and settings of the latest
+        :meth:`plain_call`), so that its cases find their outputs here; nothing if it is here."""
+        if self._context is not None and _as_call(call) not in self.results:
+            inpainter, settings = self._context
+            self._run_group(inpainter, _as_call(call), settings)
+
+    def _run_group(self, inpainter, call: Case, settings) -> None:
+        pending = [c for c in self.group_of.get(call, [call]) if c not in self.results]
+        self._run(inpainter, pending if call in pending else [call], settings)
 
     def _consume(self, call: Case) -> None:
         left = self.consumers.get(call, 1) - 1

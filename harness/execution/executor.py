@@ -58,6 +58,8 @@ class Execution:
         self._batches = None
         self._group_of: dict[Case, list[Case]] = {}
         self._consumers: dict[Case, int] = {}
+        self.next_case: Case | None = None  # the case of the item after the current one, if any
+        self._lookahead = None
 
     # -- the plan ------------------------------------------------------------------------------
 
@@ -121,23 +123,27 @@ class Execution:
             result = Measurement(reused_row(source, case, run_id), None)
             self.copied += 1
         else:
-            result = self._compute(case, compute, device)
+            result = self._compute(case, compute, device, ahead=reuse is None)
             result.row["measurement_key"] = key
         self._keep(measured, result)
         return result
 
-    def _compute(self, case: Case, compute: Callable, device: str):
+    def _compute(self, case: Case, compute: Callable, device: str, *, ahead: bool = False):
         from harness.execution.batches import OutOfMemoryAtBatchOne, PeakMemory
         from harness.measure import Measurement
 
         batches = self.batches()
         batches.last = None
         self.computed += 1
+        ready = (lambda: self._look_ahead(case, device)) if ahead else None
         try:
             with PeakMemory(device) as peak:
-                result = compute(batches.plain_call)
+                result = compute(batches.plain_call, ready)
         except OutOfMemoryAtBatchOne as exc:
             return Measurement({**case.as_dict(), "flags": ["out_of_memory"]}, None, problems=[str(exc)])
+        finally:
+            if self._lookahead is not None:
+                self._lookahead.settle()  # never past this item: the next one may use the pipeline
         call = batches.last
         if call is not None and call.error is None:
             result.row.update(batch_size=call.batch_size, batch_seconds=call.batch_seconds,
@@ -145,6 +151,24 @@ class Execution:
         elif "seconds" in result.row:  # a call of its own (the floor, crop, dilate)
             result.row.update(batch_size=1, batch_seconds=result.row["seconds"], peak_memory_bytes=peak.bytes)
         return result
+
+    def _look_ahead(self, case: Case, device: str) -> None:
+        """Start the next item's batched call in the background (see
+        :mod:`harness.execution.lookahead`) when this case took its output from a batched call,
+        and the next case will be computed here from one not computed yet (not a copy of this
+        case or of an earlier one). Reuse sessions do not look ahead: the next case may be
+        copied from the store."""
+        from harness.execution import lookahead
+
+        batches, upcoming = self.batches(), self.next_case
+        call = plain_call(upcoming) if upcoming is not None else None
+        if batches.last is None or call is None or call in batches.results:
+            return
+        if identity(upcoming) in (identity(case), *self._measured) or not lookahead.worthwhile(device):
+            return
+        if self._lookahead is None:
+            self._lookahead = lookahead.Lookahead()
+        self._lookahead.start(lambda: batches.ahead(call))
 
     def _keep(self, measured: Case, result) -> None:
         """Keep a copy (before the case's verdict is added to it) for identical cases still to run."""

@@ -84,10 +84,10 @@ class CaseRunner:
 
         leak = self.leak
 
-        def compute(plain_call):
+        def compute(plain_call, ready):
             return measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
                                 paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
-                                guidance_scale=leak.preset.guidance_scale, plain_call=plain_call)
+                                guidance_scale=leak.preset.guidance_scale, plain_call=plain_call, ready=ready)
 
         return self.execution.measure(case, compute, device=inpainter.device, key=self.key(inpainter, case),
                                       reuse=self.reuse, run_id=leak.run_id)

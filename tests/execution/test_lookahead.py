@@ -1,0 +1,114 @@
+"""The look-ahead: the next case's call runs during this case's metrics, computes exactly what the
+case would have, and never outlives the item that started it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import pytest
+
+from harness.execution import lookahead
+from harness.execution.lookahead import Lookahead
+from harness.pipelines.inpainter import Inpainter
+from harness.store import Store
+
+FAST = ["--leak-images", "coffee", "--leak-max-side", "64", "--leak-steps", "4", "-p", "no:cacheprovider",
+        "--leak-no-report"]
+COMPARED = ["case_id", "status", "mse_outside", "mae_outside", "ssim_outside", "mse_excess", "texture_rho_excess",
+            "steps_run", "batch_size", "message"]
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_start_runs_in_the_background_and_settle_waits_for_it():
+    release, done = threading.Event(), []
+    ahead = Lookahead()
+    ahead.start(lambda: (release.wait(), done.append(threading.current_thread().name)))
+    assert done == [] and ahead.started == 1
+    release.set()
+    ahead.settle()
+    assert done == ["leakage-lookahead"]
+    ahead.settle()  # nothing running: nothing to wait for
+
+
+def test_a_second_start_waits_for_the_first():
+    order = []
+    ahead = Lookahead()
+    ahead.start(lambda: order.append("first"))
+    ahead.start(lambda: order.append("second"))
+    ahead.settle()
+    assert order == ["first", "second"] and ahead.started == 2
+
+
+def test_an_error_in_the_background_is_logged_not_raised(caplog):
+    ahead = Lookahead()
+    with caplog.at_level(logging.WARNING, logger="harness.execution.lookahead"):
+        ahead.start(lambda: 1 / 0)
+        ahead.settle()
+    assert "look-ahead call failed (ZeroDivisionError" in caplog.text
+
+
+def test_worthwhile_only_where_the_pipeline_leaves_cpus_idle(monkeypatch):
+    import torch
+
+    assert lookahead.worthwhile("cuda:0")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert lookahead.worthwhile("cpu")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert not lookahead.worthwhile("cpu")
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list:
+    """Every inpaint_batch call: (thread name, strength, seeds); the stand-in for strength 0.9 fails."""
+    made = []
+    batch = Inpainter.inpaint_batch
+
+    def inpaint_batch(self, images, masks, *, strength, seeds, **kwargs):
+        made.append((threading.current_thread().name, strength, tuple(seeds)))
+        if os.environ.get("LOOKAHEAD_TEST_FAIL") and strength == 0.9:
+            raise RuntimeError("the pipeline broke at strength 0.9")
+        return batch(self, images, masks, strength=strength, seeds=seeds, **kwargs)
+
+    monkeypatch.setattr(Inpainter, "inpaint_batch", inpaint_batch)
+    return made
+
+
+def _rows(project, run_id):
+    return Store(project.path / "reports" / "leakage.sqlite").frame(run_id)[COMPARED]
+
+
+def _two_runs(project, monkeypatch, calls, *args):
+    """The same selection without and with look-ahead: (rows, calls) of each."""
+    monkeypatch.setattr(lookahead, "worthwhile", lambda device: False)
+    project.runpytest("benchmarks", *args, *FAST)
+    alone = list(calls)
+    monkeypatch.setattr(lookahead, "worthwhile", lambda device: True)
+    calls.clear()
+    result = project.runpytest("benchmarks", *args, *FAST)
+    runs = Store(project.path / "reports" / "leakage.sqlite").runs().run_id.tolist()
+    return result, (_rows(project, runs[0]), alone), (_rows(project, runs[1]), list(calls))
+
+
+def test_rows_and_calls_are_the_same_with_and_without_look_ahead(leak_project, monkeypatch, calls):
+    result, (rows_alone, calls_alone), (rows_ahead, calls_ahead) = _two_runs(leak_project, monkeypatch, calls,
+                                                                             "-k", "radius or strength")
+    result.assert_outcomes(passed=18, skipped=8)
+    assert all(thread == "MainThread" for thread, *_ in calls_alone)
+    background = [call for call in calls_ahead if call[0] == "leakage-lookahead"]
+    assert len(background) >= 10  # most cases' calls ran during the previous case's metrics
+    assert sorted(c[1:] for c in calls_ahead) == sorted(c[1:] for c in calls_alone)  # no call more, none less
+    assert rows_ahead.equals(rows_alone)
+
+
+def test_a_failing_look_ahead_call_fails_its_own_case_alone(leak_project, monkeypatch, calls):
+    monkeypatch.setenv("LOOKAHEAD_TEST_FAIL", "1")
+    result, (rows_alone, _), (rows_ahead, calls_ahead) = _two_runs(leak_project, monkeypatch, calls, "-k", "radius")
+    result.assert_outcomes(passed=5, failed=5, skipped=5)
+    assert any(thread == "leakage-lookahead" and strength == 0.9 for thread, strength, _ in calls_ahead)
+    assert rows_ahead.equals(rows_alone)
+    failed = rows_ahead[rows_ahead.status == "failed"]
+    assert len(failed) == 5 and failed.message.str.contains("the pipeline broke at strength 0.9").all()
