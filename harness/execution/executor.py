@@ -59,7 +59,7 @@ class Execution:
         self._group_of: dict[Case, list[Case]] = {}
         self._consumers: dict[Case, int] = {}
         self.next_case: Case | None = None  # the case of the item after the current one, if any
-        self._lookahead = None
+        self._lookahead = None  # a Lookahead once the first case asks, False where it is not worthwhile
 
     # -- the plan ------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ class Execution:
         except OutOfMemoryAtBatchOne as exc:
             return Measurement({**case.as_dict(), "flags": ["out_of_memory"]}, None, problems=[str(exc)])
         finally:
-            if self._lookahead is not None:
+            if self._lookahead:
                 self._lookahead.settle()  # never past this item: the next one may use the pipeline
         call = batches.last
         if call is not None and call.error is None:
@@ -164,11 +164,12 @@ class Execution:
         call = plain_call(upcoming) if upcoming is not None else None
         if batches.last is None or call is None or call in batches.results:
             return
-        if identity(upcoming) in (identity(case), *self._measured) or not lookahead.worthwhile(device):
+        if identity(upcoming) in (identity(case), *self._measured):
             return
-        if self._lookahead is None:
-            self._lookahead = lookahead.Lookahead()
-        self._lookahead.start(lambda: batches.ahead(call))
+        if self._lookahead is None:  # decided once: the device and the thread count do not change
+            self._lookahead = lookahead.Lookahead() if lookahead.worthwhile(device) else False
+        if self._lookahead:
+            self._lookahead.start(lambda: batches.ahead(call))
 
     def _keep(self, measured: Case, result) -> None:
         """Keep a copy (before the case's verdict is added to it) for identical cases still to run."""

@@ -33,7 +33,8 @@ def worthwhile(device: str) -> bool:
         return True
     import torch
 
-    return torch.get_num_threads() < len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else False
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return torch.get_num_threads() < cpus
 
 
 class Lookahead:

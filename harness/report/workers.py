@@ -108,20 +108,15 @@ def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = 
     is raised here, as if the job had run here.
     """
     count = worker_count(len(jobs), workers, idle_since)
-    with _frozen_heap():
+    # the objects alive now (modules, the run's rows) stay out of the garbage collector's scans
+    # while the jobs draw: each full collection would walk them all (a tenth of a 5020-row
+    # report's time), and in a forked worker also write to, and so copy, every inherited page
+    with heap.frozen():
         results = _in_pool(jobs, count) if count > 1 else {}
         for name, job in jobs.items():
             if name not in results:
                 results[name] = job()
     return {name: results[name] for name in jobs}
-
-
-def _frozen_heap():
-    """Keep the objects that exist now (modules, the run's rows) out of the garbage collector's
-    scans while the jobs run. Drawing allocates heavily, and each full collection would walk them
-    all (a tenth of a 5020-row report's time); in a forked worker it would also write to, and so
-    copy, every inherited page. Collection of what the jobs create is unchanged."""
-    return heap.frozen()
 
 
 def _run(name: str) -> object:
