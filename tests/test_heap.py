@@ -31,7 +31,8 @@ def test_a_heap_frozen_elsewhere_is_left_alone():
     frozen = gc.get_freeze_count()
     assert heap.freeze() is False
     heap.thaw()
-    assert gc.get_freeze_count() == frozen  # not thawed here: it was not frozen here
+    assert 0 < gc.get_freeze_count() <= frozen  # not thawed here: it was not frozen here (the count
+    # may only shrink, as frozen objects another thread releases leave it)
 
 
 def test_frozen_block_thaws_on_exit_and_on_error():
@@ -48,7 +49,7 @@ def test_frozen_block_inside_another_freeze_keeps_it():
     before = gc.get_freeze_count()
     with heap.frozen():
         pass
-    assert gc.get_freeze_count() == before
+    assert 0 < gc.get_freeze_count() <= before
 
 
 def test_a_leakage_session_stays_frozen_through_pytests_exit_collections_then_thaws(leak_project):

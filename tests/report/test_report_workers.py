@@ -150,7 +150,9 @@ def test_a_heap_frozen_by_someone_else_stays_frozen():
     try:
         before = gc.get_freeze_count()
         run_jobs({"n": lambda: 1}, workers=1)
-        assert gc.get_freeze_count() == before
+        # not thawed, and nothing frozen on top (frozen objects that other threads release while
+        # the jobs run leave the count, so it may only shrink)
+        assert 0 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
 
