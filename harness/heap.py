@@ -9,15 +9,23 @@ reference counting, and :func:`thaw` hands them back to the collector.
 
 Freezing does not nest (one ``gc.unfreeze`` thaws everything), so nothing here freezes a heap that
 something else froze already, and only what was frozen here is thawed here.
+
+A process that exits right after the session gains most from staying frozen: the interpreter's
+last collection at exit walks every object that is not frozen, about 2 s with diffusers loaded
+on this 2-core machine (9.0 s against 7.5 s for a script that only imports diffusers).
+:func:`ends_the_process` tells that case apart from a ``pytest.main`` called inside a longer-lived
+process (pytester's inline runs, a notebook), which must be thawed: a frozen object is never
+collected, so the garbage cycles among them would stay for the rest of that process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Iterator
 
-__all__ = ["freeze", "thaw", "frozen"]
+__all__ = ["freeze", "thaw", "frozen", "ends_the_process"]
 
 _frozen_here = False
 
@@ -51,3 +59,26 @@ def frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def ends_the_process() -> bool:
+    """Whether the ``pytest.main`` call running now was made by pytest's own command line (the
+    ``pytest`` script and ``python -m pytest``), which exits the process as soon as it returns.
+    False outside a pytest run and for any other caller (pytester's inline runs, a notebook).
+
+    Relies on how ``_pytest.config`` defines its entry points: the command line's function
+    (``console_main``; ``_console_main`` from pytest 9.1) calls the run (``main``; ``_main`` from
+    9.1, which ``main`` calls), and then only flushes stdout before the process exits.
+    """
+    import _pytest.config as entry
+
+    def codes(*names: str) -> set:
+        return {getattr(entry, name).__code__ for name in names if hasattr(entry, name)}
+
+    runs, command_lines = codes("main", "_main"), codes("console_main", "_console_main")
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code not in runs:  # the innermost run: an inline run's own
+        frame = frame.f_back
+    while frame is not None and frame.f_code in runs:
+        frame = frame.f_back
+    return frame is not None and frame.f_code in command_lines

@@ -75,8 +75,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> None:
     # Registered before any pytest_configure, so it runs after the cleanups plugins add there (the
     # cleanup stack is last in, first out), pytest's own full collections at exit among them: the
-    # heap frozen once the pipeline loaded (see harness.heap) stays out of them until the very end.
-    config.add_cleanup(heap.thaw)
+    # heap frozen once the pipeline loaded (see harness.heap) stays out of them until the very end,
+    # and past it when the process exits next (the interpreter's last collection is spared too).
+    if not heap.ends_the_process():
+        config.add_cleanup(heap.thaw)
 
 
 @pytest.hookimpl(trylast=True)

@@ -77,3 +77,40 @@ def test_a_session_without_leakage_cases_freezes_nothing(pytester):
     pytester.makepyfile("import gc\n\ndef test_one():\n    assert gc.get_freeze_count() == 0\n")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert gc.get_freeze_count() == 0
+
+
+def test_ends_the_process_is_false_outside_pytest_main_and_in_an_inline_run(pytester):
+    import threading
+
+    outside = []
+    thread = threading.Thread(target=lambda: outside.append(heap.ends_the_process()))
+    thread.start()
+    thread.join()
+    seen = []
+
+    class Probe:
+        @staticmethod
+        def pytest_configure(config):
+            seen.append(heap.ends_the_process())
+
+    pytester.makepyfile("def test_one():\n    pass\n")
+    pytester.runpytest("-p", "no:cacheprovider", plugins=[Probe()]).assert_outcomes(passed=1)
+    assert outside == [False] and seen == [False]
+
+
+def test_a_leakage_session_of_the_pytest_command_leaves_the_heap_frozen_for_the_exit(leak_project):
+    # the process ends right after: the interpreter's last collection need not walk the heap
+    leak_project.makepyfile(exit_probe="""
+        import atexit, gc, sys
+
+        from harness import heap
+
+        def pytest_configure(config):
+            print(f"ends the process: {heap.ends_the_process()}")
+            atexit.register(lambda: print(f"frozen at exit: {gc.get_freeze_count() > 0}", flush=True))
+    """)
+    result = leak_project.runpytest_subprocess("benchmarks", "-k", "test_floor", "--leak-images", "coffee",
+                                               "--leak-max-side", "64", "-p", "no:cacheprovider", "-p", "exit_probe",
+                                               "--leak-no-report", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*ends the process: True*", "*frozen at exit: True*"])
