@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import run_summary
+from harness import cpu_load, run_summary
 from harness.atomic import write_atomic
 from harness.gate.describe import comparison_markdown
 
@@ -48,6 +48,9 @@ class RunOutputs:
         leak = self.leak
         if leak.gates.report is None:
             return True
+        # the window in which the report measures how busy other processes keep the machine (for
+        # its worker count) starts before its libraries are imported, here: long enough to tell
+        idle_since = cpu_load.snapshot()
         from harness.report import build_report
 
         path, latest = self.report_targets()
@@ -57,7 +60,7 @@ class RunOutputs:
         try:
             self.report_path = build_report(leak.store.path, run_id=leak.run_id, output=path,
                                             baseline=outcome.baseline if outcome else None, gate_failures=failures,
-                                            aggregate=aggregate)
+                                            aggregate=aggregate, idle_since=idle_since)
             if latest is not None:
                 self.latest_report = write_atomic(latest, self.report_path.read_bytes())
         except Exception as exc:  # noqa: BLE001 - the rows are stored already; fail loudly, lose nothing

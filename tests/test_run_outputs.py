@@ -51,3 +51,23 @@ def test_a_written_summary_is_listed(tmp_path, monkeypatch):
     assert outputs.write_markdown(None) is True
     assert (tmp_path / "summary.md").read_text(encoding="utf-8").strip()
     assert outputs.lines() == [f"summary: {outputs.summary_path}"]
+
+
+def test_the_report_is_given_the_cpu_snapshot_taken_before_it_is_built(tmp_path, monkeypatch):
+    # the window must hold this process's own work (imports, reading the rows) to say anything
+    import harness.report
+    from harness import cpu_load
+
+    taken, passed = [], {}
+    monkeypatch.setattr(cpu_load, "snapshot", lambda: taken.append("snapshot") or cpu_load.CpuTimes(1.0, 2.0, 3.0))
+
+    def build_report(store, **kwargs):
+        passed.update(kwargs)
+        out = Path(kwargs["output"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("<html></html>", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(harness.report, "build_report", build_report)
+    assert RunOutputs(_leak(tmp_path)).write_report(None) is True
+    assert taken == ["snapshot"] and passed["idle_since"] == cpu_load.CpuTimes(1.0, 2.0, 3.0)

@@ -26,7 +26,8 @@ from harness.report.history import history_section
 from harness.report.mask_families import masks_section
 from harness.report.mitigation import mitigation_section
 from harness.report.spikes import SPIKE_MADS, find_spikes
-from harness.report.workers import cpu_snapshot, run_jobs
+from harness.cpu_load import CpuTimes, snapshot
+from harness.report.workers import run_jobs
 from harness.store import Store
 
 __all__ = ["build_report", "render_report", "SECTIONS"]
@@ -144,14 +145,14 @@ def _cases(frame: pd.DataFrame) -> dict | None:
 def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baseline: dict | None = None,
                   gate_failures: list[dict] | None = None, aggregate: list[dict] | None = None,
                   history: dict | None = None, workers: int | None = None,
-                  idle_since: tuple[int, int] | None = None) -> str:
+                  idle_since: CpuTimes | None = None) -> str:
     """The report's HTML for one run's rows ``frame`` and its ``record`` (see :class:`Store`).
 
     ``aggregate`` is the gate's group verdicts (``GroupVerdict.as_dict``), ``history`` the
     section of :func:`harness.report.history.history_section`. ``workers`` is the number of
-    processes that build sections (default: one per idle CPU, up to 4; see
-    :func:`harness.report.workers.run_jobs`; ``idle_since``, a ``cpu_snapshot`` from before the
-    rows were read, lets it count the CPUs idle now); the page is the same with any number.
+    processes that build sections (default: one per CPU other processes leave free, up to 4; see
+    :func:`harness.report.workers.run_jobs`; ``idle_since``, a :func:`harness.cpu_load.snapshot`
+    from before the rows were read, lets it measure that); the page is the same with any number.
     """
     started = time.perf_counter()
     # the sections are independent: each is one job, built side by side where processes can be forked
@@ -188,16 +189,19 @@ def _harness_version() -> str:
 
 def build_report(store_path: str | Path, *, run_id: str | None = None, output: str | Path = "reports/leakage.html",
                  baseline: dict | None = None, gate_failures: list[dict] | None = None,
-                 aggregate: list[dict] | None = None, workers: int | None = None) -> Path:
+                 aggregate: list[dict] | None = None, workers: int | None = None,
+                 idle_since: CpuTimes | None = None) -> Path:
     """Write the HTML report of one run (latest by default) of the store at ``store_path``.
 
     Raises :class:`~harness.store.StoreError` for a missing store or an unknown run, and
     :class:`~harness.report.compare.BaselineError` for a baseline in another format.
-    ``workers``: see :func:`render_report`. Returns the path written.
+    ``workers``, ``idle_since``: see :func:`render_report` (by default the snapshot is taken here,
+    so that reading the rows is the window). Returns the path written.
     """
     if baseline is not None:
         compare.check_baseline(baseline)
-    idle_since = cpu_snapshot()  # how busy the machine is while the rows are read picks the workers
+    if idle_since is None:
+        idle_since = snapshot()  # how busy the others keep the machine while the rows are read picks the workers
     with Store(store_path) as store:  # closed at once: a reader left open keeps SQLite's -wal file
         record = store.run(run_id)
         frame = store.frame(record["run_id"])

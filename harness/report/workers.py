@@ -8,7 +8,8 @@ exactly what calling it here would, so the page is the same byte for byte either
 
 Fork is used only on Linux (macOS offers it but its system libraries are not fork-safe, Windows
 has none) and only while this process runs no other Python thread (a lock held by another thread
-at the fork would stay locked in the child forever). Elsewhere, with one idle CPU or one job, or
+at the fork would stay locked in the child forever; tqdm's idle monitor thread, which a pipeline's
+progress bars leave behind, is stopped first). Elsewhere, with one free CPU or one job, or
 with ``workers=1``, every job runs here, in order. A job the pool fails to deliver (a worker killed,
 a result that cannot be sent back) is computed here, with a logged warning.
 """
@@ -16,9 +17,7 @@ a result that cannot be sent back) is computed here, with a logged warning.
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
-import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -26,8 +25,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from harness import heap
+from harness.cpu_load import CpuTimes, free_cpus
 
-__all__ = ["MAX_WORKERS", "can_fork", "cpu_snapshot", "idle_cpus", "worker_count", "run_jobs"]
+__all__ = ["MAX_WORKERS", "can_fork", "stop_idle_threads", "worker_count", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -45,46 +45,25 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-#: Where Linux counts the time of all CPUs, by state, since boot (in jiffies).
-PROC_STAT = "/proc/stat"
-#: Fewer jiffies than this between two snapshots say too little (10 ms each; over all CPUs).
-MIN_WINDOW = 20
+def stop_idle_threads() -> None:
+    """Stop tqdm's monitor thread, which would keep workers from being forked.
 
-
-def cpu_snapshot() -> tuple[int, int] | None:
-    """``(idle, total)`` time of all CPUs so far (``/proc/stat``), or ``None`` where there is none."""
-    try:
-        with open(PROC_STAT, encoding="ascii") as fh:
-            fields = fh.readline().split()
-    except OSError:
-        return None
-    if len(fields) < 5 or fields[0] != "cpu":
-        return None
-    # user nice system idle iowait irq softirq steal (guest time is counted in user already)
-    values = [int(value) for value in fields[1:9]]
-    return values[3] + values[4], sum(values)
-
-
-def idle_cpus(since: tuple[int, int] | None = None) -> int:
-    """The CPUs this process may use that other work is not keeping busy, at least 1.
-
-    With ``since`` (a :func:`cpu_snapshot` taken while this process worked, e.g. reading the
-    rows), this process plus the share of all CPUs that stayed idle since then: what the machine
-    does now. Otherwise, or over too short a window, the CPUs less the 1-minute load average,
-    which trails by a minute (a report run right after another sees the first one's load).
+    tqdm starts it with a progress bar and stops it when the last bar is gone (``TMonitor.exit``,
+    what tqdm calls itself); bars that are never collected (a pipeline's, in a frozen heap) keep it
+    waking every 10 s for nothing. The next bar starts a new one.
     """
-    cpus = len(os.sched_getaffinity(0))
-    now = cpu_snapshot() if since is not None else None
-    if now is not None and now[1] - since[1] >= MIN_WINDOW:
-        idle_share = (now[0] - since[0]) / (now[1] - since[1])
-        return max(1, min(cpus, round(1 + idle_share * (os.cpu_count() or cpus))))
-    return max(1, min(cpus, math.ceil(cpus - os.getloadavg()[0])))
+    monitor = sys.modules.get("tqdm._monitor")
+    if monitor is None:
+        return
+    for thread in threading.enumerate():
+        if isinstance(thread, monitor.TMonitor):
+            thread.exit()
 
 
-def worker_count(jobs: int, workers: int | None = None, idle_since: tuple[int, int] | None = None) -> int:
+def worker_count(jobs: int, workers: int | None = None, idle_since: CpuTimes | None = None) -> int:
     """How many worker processes to use for ``jobs`` jobs: ``workers`` if given (1 = none), else
-    one per idle CPU (:func:`idle_cpus`, measured ``since`` the snapshot ``idle_since``), at
-    most :data:`MAX_WORKERS`; 1 where forking is unsafe.
+    one per CPU other processes leave free (:func:`harness.cpu_load.free_cpus`, measured since
+    the snapshot ``idle_since``), at most :data:`MAX_WORKERS`; 1 where forking is unsafe.
 
     Only idle CPUs count: on a saturated machine more processes get no more CPU time, and each
     worker adds work of its own (copying the pages it touches, sending its sections back); on
@@ -95,18 +74,20 @@ def worker_count(jobs: int, workers: int | None = None, idle_since: tuple[int, i
     if not can_fork():
         return 1
     if workers is None:
-        workers = min(idle_cpus(idle_since), MAX_WORKERS)
+        workers = min(free_cpus(idle_since), MAX_WORKERS)
     return max(1, min(workers, jobs))
 
 
 def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = None,
-             idle_since: tuple[int, int] | None = None) -> dict[str, object]:
+             idle_since: CpuTimes | None = None) -> dict[str, object]:
     """Call each of ``jobs`` (name -> callable without arguments) and return name -> result.
 
     The results are those of calling the jobs here, in order; with more than one worker
     (:func:`worker_count`) they are computed in forked processes. An exception a job raises
     is raised here, as if the job had run here.
     """
+    if workers != 1:
+        stop_idle_threads()
     count = worker_count(len(jobs), workers, idle_since)
     # the objects alive now (modules, the run's rows) stay out of the garbage collector's scans
     # while the jobs draw: each full collection would walk them all (a tenth of a 5020-row

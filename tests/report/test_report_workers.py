@@ -22,6 +22,7 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wo
 # (tqdm's monitor, once a pipeline has run), and then, rightly, nothing is forked.
 POOL_CHECKS = r"""
 import json, logging, os, re, sys
+from harness.cpu_load import free_cpus
 from harness.report import build_report, workers
 from harness.report.workers import can_fork, run_jobs, worker_count
 
@@ -46,7 +47,7 @@ def dies_in_a_worker():
 
 checks["died"] = run_jobs({"dies": dies_in_a_worker, "ok": lambda: 7}, workers=2)
 checks["counts"] = [worker_count(1, 4), worker_count(3, 8), worker_count(100)]
-checks["idle"] = workers.idle_cpus()
+checks["idle"] = free_cpus()
 
 def page(path):
     return re.sub(r"Generated .*? s\. ", "", path.read_text(encoding="utf-8"))
@@ -128,13 +129,6 @@ def test_no_fork_off_linux(monkeypatch):
     assert not can_fork() and worker_count(10, 4) == 1
 
 
-@pytest.mark.parametrize(("load", "idle"), [(0.0, 4), (0.3, 4), (1.2, 3), (3.9, 1), (12.0, 1)])
-def test_only_idle_cpus_get_workers(monkeypatch, load, idle):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert workers.idle_cpus() == idle
-
-
 def test_bad_worker_count_is_rejected():
     with pytest.raises(ValueError, match="workers must be a positive number, got 0"):
         worker_count(3, 0)
@@ -157,39 +151,20 @@ def test_a_heap_frozen_by_someone_else_stays_frozen():
         gc.unfreeze()
 
 
-def test_cpu_snapshot_reads_idle_and_total_time(tmp_path, monkeypatch):
-    stat = tmp_path / "stat"
-    stat.write_text("cpu  100 5 20 700 30 1 2 3 40 0\ncpu0 50 2 10 350 15 0 1 1 20 0\n")
-    monkeypatch.setattr(workers, "PROC_STAT", str(stat))
-    assert workers.cpu_snapshot() == (730, 861)  # idle + iowait; user..steal (guest is inside user)
-    stat.write_text("intr 1 2 3\n")
-    assert workers.cpu_snapshot() is None
-    monkeypatch.setattr(workers, "PROC_STAT", str(tmp_path / "absent"))
-    assert workers.cpu_snapshot() is None
+def test_tqdms_idle_monitor_is_stopped_and_the_next_bar_starts_another():
+    from tqdm import tqdm
+    from tqdm._monitor import TMonitor
 
+    def monitors():
+        return [t for t in threading.enumerate() if isinstance(t, TMonitor) and t.is_alive()]
 
-@pytest.mark.parametrize(("idle_share", "idle"), [(0.75, 4), (0.5, 3), (0.25, 2), (0.05, 1), (0.0, 1)])
-def test_idle_cpus_measured_since_a_snapshot(monkeypatch, idle_share, idle):
-    # this process was busy meanwhile: it counts, and so does every CPU the others left idle
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 0.0, 0.0))  # a stale average is not used
-    monkeypatch.setattr(workers, "cpu_snapshot", lambda: (1000 + int(400 * idle_share), 1400))
-    assert workers.idle_cpus(since=(1000, 1000)) == idle
-
-
-def test_a_window_too_short_falls_back_to_the_load_average(monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 0.0, 0.0))
-    monkeypatch.setattr(workers, "cpu_snapshot", lambda: (1005, 1010))
-    assert workers.idle_cpus(since=(1000, 1000)) == 2
-    monkeypatch.setattr(workers, "cpu_snapshot", lambda: None)  # no /proc/stat
-    assert workers.idle_cpus(since=(1000, 1000)) == 2
-
-
-@linux_only
-def test_the_snapshot_counts_this_machines_time():
-    first = workers.cpu_snapshot()
-    sum(range(3_000_000))  # some work, so time passes
-    second = workers.cpu_snapshot()
-    assert first is not None and second[1] > first[1] >= first[0] >= 0 and second[0] >= first[0]
+    bar = tqdm(total=3, disable=True)  # a bar that stays open keeps tqdm's monitor thread alive
+    try:
+        assert monitors()
+        workers.stop_idle_threads()
+        assert not monitors()
+        again = tqdm(total=3, disable=True)
+        assert monitors()
+        again.close()
+    finally:
+        bar.close()
