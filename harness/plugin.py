@@ -173,14 +173,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    # the next item's case, for the look-ahead (harness.execution.lookahead); under xdist a
-    # worker knows its next item too (it keeps one back until more arrive or the run ends).
-    # A case skipped at collection (a strength the pipeline refuses) is never computed.
+    # the cases that come next, for the look-ahead (harness.execution.lookahead); under xdist a
+    # worker knows its next item (it keeps one back until more arrive or the run ends), no more
     if _case_of(item) is not None:
         leak = _built(item.config)
         if leak is not None:
-            runs = nextitem is not None and nextitem.get_closest_marker("skip") is None
-            leak.runner.execution.next_case = _case_of(nextitem) if runs else None
+            from harness.execution.lookahead import upcoming_cases
+
+            leak.runner.execution.upcoming = upcoming_cases(item, nextitem, _case_of, in_order=not leak.is_worker)
 
 
 def _case_of(item: pytest.Item):

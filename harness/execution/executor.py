@@ -9,7 +9,7 @@ decided here and in its sibling modules.
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from harness.cases import Case
 from harness.execution import shards
@@ -58,7 +58,8 @@ class Execution:
         self._batches = None
         self._group_of: dict[Case, list[Case]] = {}
         self._consumers: dict[Case, int] = {}
-        self.next_case: Case | None = None  # the case of the item after the current one, if any
+        # the cases of the items after the current one, in the order they run (None: not to compute)
+        self.upcoming: Sequence[Case | None] = ()
         self._lookahead = None  # a Lookahead once the first case asks, False where it is not worthwhile
 
     # -- the plan ------------------------------------------------------------------------------
@@ -153,23 +154,34 @@ class Execution:
         return result
 
     def _look_ahead(self, case: Case, device: str) -> None:
-        """Start the next item's batched call in the background (see
-        :mod:`harness.execution.lookahead`) when this case took its output from a batched call,
-        and the next case will be computed here from one not computed yet (not a copy of this
-        case or of an earlier one). Reuse sessions do not look ahead: the next case may be
-        copied from the store."""
+        """Start the next batched call this process will compute in the background (see
+        :mod:`harness.execution.lookahead`) when this case took its output from a batched call.
+        Reuse sessions do not look ahead: the next case may be copied from the store."""
         from harness.execution import lookahead
 
-        batches, upcoming = self.batches(), self.next_case
-        call = plain_call(upcoming) if upcoming is not None else None
-        if batches.last is None or call is None or call in batches.results:
-            return
-        if identity(upcoming) in (identity(case), *self._measured):
+        batches = self.batches()
+        call = self._next_call(case) if batches.last is not None else None
+        if call is None:
             return
         if self._lookahead is None:  # decided once: the device and the thread count do not change
             self._lookahead = lookahead.Lookahead() if lookahead.worthwhile(device) else False
         if self._lookahead:
             self._lookahead.start(lambda: batches.ahead(call))
+
+    def _next_call(self, case: Case):
+        """The batched call of the first of the upcoming items that will compute one: past
+        other tests, skipped items, copies of this or an earlier case and outputs already made;
+        ``None`` if a case that computes without a batched call (the floor, a crop) comes first."""
+        batches, copies = self.batches(), {identity(case), *self._measured}
+        for upcoming in self.upcoming:
+            if upcoming is None or identity(upcoming) in copies:
+                continue
+            call = plain_call(upcoming)
+            if call is None:
+                return None
+            if call not in batches.results:
+                return call
+        return None
 
     def _keep(self, measured: Case, result) -> None:
         """Keep a copy (before the case's verdict is added to it) for identical cases still to run."""

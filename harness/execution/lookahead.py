@@ -9,6 +9,13 @@ threads never use the pipeline at once (this case's own calls are done, the next
 the join), and the next item takes its output from the process's cache
 (:class:`~harness.execution.batches.Batches`), computed exactly as it would have been.
 
+"The next item" is the next one whose call this process will compute: items that will copy an
+identical case's row, take an output a batched call made already, or are skipped are passed
+over (at most :data:`SCAN` items ahead), so that a run with duplicate cases keeps the pipeline
+busy through them. pytest says which item runs next (``nextitem``, under xdist too); beyond it
+the order is ``session.items``', which is the order pytest runs them in a process that is not
+an xdist worker (a worker's later items are not known yet, and are not guessed).
+
 What changes is the time a call takes: the look-ahead call shares the machine (and Python's
 lock) with the metrics, so its ``seconds`` include some of their time. Where the call would
 have every CPU to itself anyway (torch threads >= the CPUs this process may use) nothing is
@@ -20,11 +27,41 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-__all__ = ["Lookahead", "worthwhile"]
+import pytest
+
+__all__ = ["Lookahead", "worthwhile", "upcoming_cases", "SCAN"]
 
 log = logging.getLogger(__name__)
+
+#: How many items past the current one are looked at for the next call to compute.
+SCAN = 8
+_POSITIONS = pytest.StashKey[dict]()  # id(item) -> its index in session.items
+
+
+def upcoming_cases(item: pytest.Item, nextitem: pytest.Item | None, case_of: Callable[[pytest.Item], object], *,
+                   in_order: bool) -> list:
+    """The cases (``case_of``; ``None`` for other tests and for skipped items) of the next
+    :data:`SCAN` items this process will run after ``item``: ``nextitem`` and, with ``in_order``
+    (not an xdist worker), the items after it in ``session.items``.
+
+    Relies on pytest's ``pytest_runtestloop``: it runs ``session.items`` in order, each with the
+    following one as ``nextitem``; where ``nextitem`` is not the item after ``item`` there (a
+    plugin that reorders or repeats items at run time), nothing past ``nextitem`` is assumed.
+    """
+    if nextitem is None:
+        return []
+    following = [nextitem]
+    if in_order:
+        items = item.session.items
+        positions = item.session.stash.get(_POSITIONS, None)
+        if positions is None or len(positions) != len(items):
+            positions = item.session.stash[_POSITIONS] = {id(it): i for i, it in enumerate(items)}
+        at = positions.get(id(item))
+        if at is not None and at + 1 < len(items) and items[at + 1] is nextitem:
+            following = items[at + 1:at + 1 + SCAN]
+    return [None if it.get_closest_marker("skip") is not None else case_of(it) for it in following]
 
 
 def worthwhile(device: str) -> bool:
