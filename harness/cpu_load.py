@@ -24,7 +24,8 @@ MIN_WINDOW_SECONDS = 0.2
 
 
 class CpuTimes(NamedTuple):
-    """CPU seconds so far: idle on all CPUs, elapsed on all CPUs, and used by this process."""
+    """CPU seconds so far: idle on all CPUs, elapsed on all CPUs, and used by this process (with
+    its finished children)."""
 
     idle: float
     total: float
@@ -43,8 +44,9 @@ def snapshot() -> CpuTimes | None:
     # user nice system idle iowait irq softirq steal (guest time is counted in user already)
     ticks = [int(value) for value in fields[1:9]]
     per_second = os.sysconf("SC_CLK_TCK")
-    own = os.times()
-    return CpuTimes((ticks[3] + ticks[4]) / per_second, sum(ticks) / per_second, own.user + own.system)
+    own = os.times()  # this process's threads, and the children it has waited for (report workers, xdist's)
+    own_seconds = own.user + own.system + own.children_user + own.children_system
+    return CpuTimes((ticks[3] + ticks[4]) / per_second, sum(ticks) / per_second, own_seconds)
 
 
 def free_cpus(since: CpuTimes | None = None) -> int:

@@ -183,6 +183,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             leak.runner.execution.upcoming = upcoming_cases(item, nextitem, _case_of, in_order=not leak.is_worker)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # the item's look-ahead call is joined before any finalizer runs (harness.execution.lookahead)
+    if _case_of(item) is not None:
+        leak = _built(item.config)
+        if leak is not None:
+            leak.settle()
+
+
 def _case_of(item: pytest.Item):
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("leak_case") if callspec is not None else None

@@ -87,6 +87,11 @@ class LeakageSession:
             self._runner = CaseRunner(self)
         return self._runner
 
+    def settle(self) -> None:
+        """Wait for this process's look-ahead call, if one runs (:mod:`harness.execution.lookahead`)."""
+        if self._runner is not None:
+            self._runner.execution.settle()
+
     def prepare_resume(self, wanted: str | None) -> None:
         """Controller, when pytest starts: take over the run ``--leak-resume`` names (raises
         ``ValueError``/``StoreError`` with the reason it cannot be resumed)."""
@@ -190,6 +195,8 @@ class LeakageSession:
         self.heartbeat = Heartbeat(self.store.path, self.run_id).start()
         self.machine = machine_info(self.config.rootpath)
         self.store.set_machine(self.run_id, self.machine)
+        for task in self.outputs.head_start():  # while this process waits for look-ahead calls
+            self.runner.execution.while_waiting(task)
 
     # -- controller: progress --------------------------------------------------------------------
 
@@ -299,6 +306,7 @@ class LeakageSession:
         which the run's status in the store agrees with."""
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        self.settle()  # an interrupted item may have left its look-ahead call running
         try:
             return self._finish(exitstatus)
         finally:

@@ -26,9 +26,9 @@ def test_snapshot_reads_idle_total_and_own_time(tmp_path, monkeypatch):
     stat.write_text("cpu  100 5 20 700 30 1 2 3 40 0\ncpu0 50 2 10 350 15 0 1 1 20 0\n")
     monkeypatch.setattr(cpu_load, "PROC_STAT", str(stat))
     monkeypatch.setattr(os, "sysconf", lambda name: 100)
-    monkeypatch.setattr(os, "times", lambda: SimpleNamespace(user=1.25, system=0.5))
-    # idle + iowait; user..steal (guest is inside user already), ticks of 10 ms; user + system here
-    assert snapshot() == CpuTimes(7.30, 8.61, 1.75)
+    monkeypatch.setattr(os, "times", lambda: SimpleNamespace(user=1.25, system=0.5, children_user=0.25, children_system=0.0))
+    # idle + iowait; user..steal (guest is inside user already), ticks of 10 ms; user + system here and in waited-for children
+    assert snapshot() == CpuTimes(7.30, 8.61, 2.0)
     stat.write_text("intr 1 2 3\n")
     assert snapshot() is None
     monkeypatch.setattr(cpu_load, "PROC_STAT", str(tmp_path / "absent"))

@@ -53,8 +53,8 @@ def test_a_written_summary_is_listed(tmp_path, monkeypatch):
     assert outputs.lines() == [f"summary: {outputs.summary_path}"]
 
 
-def test_the_report_is_given_the_cpu_snapshot_taken_before_it_is_built(tmp_path, monkeypatch):
-    # the window must hold this process's own work (imports, reading the rows) to say anything
+def test_the_report_is_given_the_cpu_snapshot_of_the_sessions_start(tmp_path, monkeypatch):
+    # its worker count reads how busy other processes kept the machine over the whole session
     import harness.report
     from harness import cpu_load
 
@@ -69,5 +69,20 @@ def test_the_report_is_given_the_cpu_snapshot_taken_before_it_is_built(tmp_path,
         return out
 
     monkeypatch.setattr(harness.report, "build_report", build_report)
-    assert RunOutputs(_leak(tmp_path)).write_report(None) is True
+    outputs = RunOutputs(_leak(tmp_path))
+    assert taken == ["snapshot"]
+    assert outputs.write_report(None) is True
     assert taken == ["snapshot"] and passed["idle_since"] == cpu_load.CpuTimes(1.0, 2.0, 3.0)
+
+
+def test_the_head_start_imports_what_the_report_needs_and_nothing_without_one(tmp_path):
+    import sys
+
+    from harness.run_outputs import REPORT_IMPORTS
+
+    assert RunOutputs(_leak(tmp_path, report=None)).head_start() == []
+    tasks = RunOutputs(_leak(tmp_path)).head_start()
+    assert len(tasks) == len(REPORT_IMPORTS) and REPORT_IMPORTS[-1] == "harness.report"
+    for task in tasks:
+        task()
+    assert all(name in sys.modules for name in REPORT_IMPORTS)

@@ -61,6 +61,7 @@ class Execution:
         # the cases of the items after the current one, in the order they run (None: not to compute)
         self.upcoming: Sequence[Case | None] = ()
         self._lookahead = None  # a Lookahead once the first case asks, False where it is not worthwhile
+        self._idle_tasks: list[Callable[[], object]] = []  # for the main thread while it waits for one
 
     # -- the plan ------------------------------------------------------------------------------
 
@@ -142,9 +143,6 @@ class Execution:
                 result = compute(batches.plain_call, ready)
         except OutOfMemoryAtBatchOne as exc:
             return Measurement({**case.as_dict(), "flags": ["out_of_memory"]}, None, problems=[str(exc)])
-        finally:
-            if self._lookahead:
-                self._lookahead.settle()  # never past this item: the next one may use the pipeline
         call = batches.last
         if call is not None and call.error is None:
             result.row.update(batch_size=call.batch_size, batch_seconds=call.batch_seconds,
@@ -152,6 +150,17 @@ class Execution:
         elif "seconds" in result.row:  # a call of its own (the floor, crop, dilate)
             result.row.update(batch_size=1, batch_seconds=result.row["seconds"], peak_memory_bytes=peak.bytes)
         return result
+
+    def settle(self) -> None:
+        """Wait for the look-ahead call, if one runs: before anything but the item that started it
+        may use the pipeline (the plugin calls this as the item tears down, and as the session ends)."""
+        if self._lookahead:
+            self._lookahead.settle()
+
+    def while_waiting(self, task: Callable[[], object]) -> None:
+        """Run ``task`` once, the next time this process would wait for a look-ahead call (see
+        :meth:`harness.execution.lookahead.Lookahead.settle`); never if it does not look ahead."""
+        self._idle_tasks.append(task)
 
     def _look_ahead(self, case: Case, device: str) -> None:
         """Start the next batched call this process will compute in the background (see
@@ -164,7 +173,7 @@ class Execution:
         if call is None:
             return
         if self._lookahead is None:  # decided once: the device and the thread count do not change
-            self._lookahead = lookahead.Lookahead() if lookahead.worthwhile(device) else False
+            self._lookahead = lookahead.Lookahead(self._idle_tasks) if lookahead.worthwhile(device) else False
         if self._lookahead:
             self._lookahead.start(lambda: batches.ahead(call))
 

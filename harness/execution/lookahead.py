@@ -4,10 +4,11 @@ Once a case has its output (and its image's VAE floor), the rest of its work is 
 CPU, which leave the pipeline idle: on CUDA the device waits, and on the CPU torch runs on
 ``--leak-threads`` threads (1 by default) while other cores wait. So the next item's call, when
 it is a batched call this process will compute, is started in a background thread then, and
-joined before the case's measurement returns: nothing runs concurrently outside one item, two
-threads never use the pipeline at once (this case's own calls are done, the next one's wait for
-the join), and the next item takes its output from the process's cache
-(:class:`~harness.execution.batches.Batches`), computed exactly as it would have been.
+joined as the item tears down (the plugin's ``pytest_runtest_teardown``, before any fixture's
+finalizer; and when the session ends): it overlaps the case's metrics, artifacts and row, and
+nothing outside the item. Two threads never use the pipeline at once (this case's own calls are
+done, the next one's wait for the join), and the next item takes its output from the process's
+cache (:class:`~harness.execution.batches.Batches`), computed exactly as it would have been.
 
 "The next item" is the next one whose call this process will compute: items that will copy an
 identical case's row, take an output a batched call made already, or are skipped are passed
@@ -75,10 +76,16 @@ def worthwhile(device: str) -> bool:
 
 
 class Lookahead:
-    """At most one background call at a time; :meth:`settle` waits for it."""
+    """At most one background call at a time; :meth:`settle` waits for it.
 
-    def __init__(self) -> None:
+    ``idle_tasks`` (a list the caller may still append to) are run one per :meth:`settle` that
+    finds the call still running, in the time the main thread would spend waiting: the report's
+    imports, for one. A task that fails is logged and dropped.
+    """
+
+    def __init__(self, idle_tasks: list[Callable[[], object]] | None = None) -> None:
         self._thread: threading.Thread | None = None
+        self._idle_tasks = idle_tasks if idle_tasks is not None else []
         self.started = 0  # look-ahead calls started in this process
 
     def start(self, work: Callable[[], None]) -> None:
@@ -98,7 +105,14 @@ class Lookahead:
         self._thread.start()
 
     def settle(self) -> None:
-        """Wait for the background call, if one is running."""
+        """Wait for the background call, if one is running (first running an idle task, if any)."""
         thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
+        if thread is None:
+            return
+        if self._idle_tasks and thread.is_alive():
+            task = self._idle_tasks.pop(0)
+            try:
+                task()
+            except Exception as exc:  # noqa: BLE001 - an optional head start: whoever needs it meets the error itself
+                log.warning("task while waiting for the look-ahead failed (%s: %s)", type(exc).__name__, exc)
+        thread.join()

@@ -81,6 +81,15 @@ def _rows(project, run_id):
     return Store(project.path / "reports" / "leakage.sqlite").frame(run_id)[COMPARED]
 
 
+class _JoinedByItemEnd:
+    """Fails the run if a look-ahead call outlives the item that started it."""
+
+    @staticmethod
+    def pytest_runtest_logfinish(nodeid):
+        running = [t for t in threading.enumerate() if t.name == "leakage-lookahead"]
+        assert not running, f"a look-ahead call still runs after {nodeid}"
+
+
 def _two_runs(project, monkeypatch, calls, *args):
     """The same selection without and with look-ahead: (rows, calls) of each."""
     monkeypatch.setattr(lookahead, "worthwhile", lambda device: False)
@@ -88,7 +97,7 @@ def _two_runs(project, monkeypatch, calls, *args):
     alone = list(calls)
     monkeypatch.setattr(lookahead, "worthwhile", lambda device: True)
     calls.clear()
-    result = project.runpytest("benchmarks", *args, *FAST)
+    result = project.runpytest("benchmarks", *args, *FAST, plugins=[_JoinedByItemEnd()])
     runs = Store(project.path / "reports" / "leakage.sqlite").runs().run_id.tolist()
     return result, (_rows(project, runs[0]), alone), (_rows(project, runs[1]), list(calls))
 
@@ -148,3 +157,27 @@ def test_upcoming_cases_assume_nothing_past_the_next_item_out_of_order_or_on_a_w
     name = lambda it: it.name  # noqa: E731
     assert lookahead.upcoming_cases(a, b, name, in_order=False) == ["b"]  # an xdist worker
     assert lookahead.upcoming_cases(a, c, name, in_order=True) == ["c"]  # pytest runs another order
+
+
+def test_an_idle_task_runs_while_waiting_for_the_call_once_and_a_failing_one_is_logged(caplog):
+    release, order = threading.Event(), []
+
+    def fails():
+        release.set()
+        raise ZeroDivisionError("no head start")
+
+    # each task releases the call it runs beside: the call cannot finish before the task runs
+    tasks = [lambda: (order.append("task"), release.set()), fails]
+    ahead = Lookahead(tasks)
+    ahead.start(lambda: (release.wait(), order.append("call")))
+    ahead.settle()
+    assert order == ["task", "call"] and len(tasks) == 1
+    ahead.start(lambda: order.append("quick"))
+    ahead._thread.join()  # finished before it is settled: nothing to wait for, so no task runs
+    ahead.settle()
+    assert len(tasks) == 1
+    release.clear()
+    with caplog.at_level(logging.WARNING, logger="harness.execution.lookahead"):
+        ahead.start(release.wait)
+        ahead.settle()
+    assert tasks == [] and "task while waiting for the look-ahead failed (ZeroDivisionError" in caplog.text
