@@ -214,18 +214,22 @@ def _run_checked(measurement: Measurement, inpainter, case: Case, mask: np.ndarr
 def _record_metrics(measurement: Measurement, inpainter, case: Case, settings: Settings,
                     ready: Callable[[], None] | None = None) -> None:
     """Leakage, the defects users see, and the excess over the image's VAE round trip."""
-    reference = _reference(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)
     try:
-        floor = _floor_reference(inpainter, _mask_key(case), settings.max_side, settings.resize)
+        _roundtrip(inpainter, case.image, settings.max_side, settings.resize)  # the pipeline's last use here
     except NonFiniteOutputError as exc:
-        if ready is not None:
-            ready()
+        failed = exc
+    else:
+        failed = None
+    if ready is not None:
+        ready()  # the pipeline's part is done; the rest (the masks' references included) is arithmetic
+    reference = _reference(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)
+    if failed is not None:
         measurement.row.update(reference.row(measurement.output))
-        measurement.problems.append(f"the VAE round trip, needed for mse_excess: {exc}")
+        measurement.problems.append(f"the VAE round trip, needed for mse_excess: {failed}")
         measurement.row["flags"].append("non_finite")
         return
-    if ready is not None:
-        ready()  # the pipeline's part is done; the rest is arithmetic
+    # the round trip is cached now: building the mask's floor reference needs no pipeline
+    floor = _floor_reference(inpainter, _mask_key(case), settings.max_side, settings.resize)
     measurement.row.update(reference.row(measurement.output, floor))
 
 

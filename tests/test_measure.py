@@ -105,6 +105,21 @@ def test_non_finite_output_is_flagged_not_raised():
     assert "NaN" in result.problems[0] and "mse_outside" not in result.row
 
 
+def test_ready_comes_after_the_last_pipeline_use_and_before_the_masks_references(monkeypatch):
+    # the look-ahead starts the next call at ready(): the pipeline must be done with, and the
+    # per-mask arithmetic still to come (it overlaps the next call)
+    from harness import measure
+    from harness.reference import Reference
+
+    stand_in, built, seen = StandIn(_plus_ten_outside), [], []
+    monkeypatch.setattr(measure, "Reference", lambda *args: built.append(args) or Reference(*args))
+    case = dataclasses.replace(CASE, radius=0.37)  # a mask no other test has cached
+    result = measure_case(stand_in, case, max_side=64,
+                          ready=lambda: seen.append((len(stand_in.calls), stand_in.roundtrips, len(built))))
+    assert seen == [(1, 1, 0)]  # the call and the image's round trip made, no reference built yet
+    assert (len(stand_in.calls), stand_in.roundtrips, len(built)) == (1, 1, 1) and "mse_excess" in result.row
+
+
 # -- the excess over the round trip -------------------------------------------------------------------
 
 
