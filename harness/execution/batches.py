@@ -48,6 +48,7 @@ class PeakMemory:
     def __init__(self, device: str):
         self.device = device
         self.bytes: int | None = None
+        self._read = False
 
     def __enter__(self) -> PeakMemory:
         if self.device.startswith("cuda"):
@@ -56,11 +57,16 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self.device.startswith("cuda"):
+    def read(self) -> None:
+        """Take the reading now, before other work starts on the device; the exit then keeps it."""
+        if not self._read and self.device.startswith("cuda"):
             import torch
 
             self.bytes = int(torch.cuda.max_memory_allocated(self.device))
+        self._read = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.read()
 
 
 class Batches:
@@ -84,6 +90,15 @@ class Batches:
         self.last: CallResult | None = None  # what the latest plain_call served
         self.calls_run = 0  # pipeline calls made (a batch is one)
         self._context: tuple | None = None  # (inpainter, settings) of the latest plain_call
+
+    def set_context(self, inpainter, settings) -> None:
+        """The pipeline and settings a look-ahead call (:meth:`ahead`) runs with; each
+        :meth:`plain_call` sets them too."""
+        self._context = (inpainter, settings)
+
+    @property
+    def has_context(self) -> bool:
+        return self._context is not None
 
     def plain_call(self, inpainter, case: Case, settings) -> tuple:
         """``measure_case``'s ``plain_call``: the output of ``case``'s call and a timing with its

@@ -108,12 +108,17 @@ class Execution:
     # -- one case ------------------------------------------------------------------------------
 
     def measure(self, case: Case, compute: Callable, *, device: str = "cpu", key: str | None = None, reuse=None,
-                run_id: str = ""):
+                run_id: str = "", context: tuple | None = None):
         """``case``'s :class:`~harness.measure.Measurement`: an identical case's of this process,
         else a stored row with ``key`` from ``reuse`` (a :class:`~harness.execution.reuse.ReuseSource`),
         else ``compute(plain_call)`` (``measure_case`` with this process's batched calls), with
-        the batch, the case's share of its time, the device's peak memory and ``key`` added."""
+        the batch, the case's share of its time, the device's peak memory and ``key`` added.
+        ``context``, ``(inpainter, settings)``, lets a case that makes no batched call of its own
+        (the floor, a crop) start the look-ahead too."""
         from harness.measure import Measurement
+
+        if context is not None:
+            self.batches().set_context(*context)
 
         measured = identity(case)
         if measured in self._measured:
@@ -137,10 +142,15 @@ class Execution:
         batches = self.batches()
         batches.last = None
         self.computed += 1
-        ready = (lambda: self._look_ahead(case, device)) if ahead else None
+        peak = PeakMemory(device)
+
+        def ready() -> None:  # the case is done with the pipeline: its own peak is read before the next call
+            peak.read()
+            self._look_ahead(case, device)
+
         try:
-            with PeakMemory(device) as peak:
-                result = compute(batches.plain_call, ready)
+            with peak:
+                result = compute(batches.plain_call, ready if ahead else None)
         except OutOfMemoryAtBatchOne as exc:
             return Measurement({**case.as_dict(), "flags": ["out_of_memory"]}, None, problems=[str(exc)])
         call = batches.last
@@ -164,12 +174,12 @@ class Execution:
 
     def _look_ahead(self, case: Case, device: str) -> None:
         """Start the next batched call this process will compute in the background (see
-        :mod:`harness.execution.lookahead`) when this case took its output from a batched call.
+        :mod:`harness.execution.lookahead`), with the pipeline and settings of the latest case.
         Reuse sessions do not look ahead: the next case may be copied from the store."""
         from harness.execution import lookahead
 
         batches = self.batches()
-        call = self._next_call(case) if batches.last is not None else None
+        call = self._next_call(case) if batches.has_context else None
         if call is None:
             return
         if self._lookahead is None:  # decided once: the device and the thread count do not change

@@ -80,14 +80,16 @@ class CaseRunner:
 
     def measure(self, inpainter, case: Case):
         """``case``'s :class:`~harness.measure.Measurement` (see :meth:`Execution.measure`)."""
-        from harness.measure import measure_case
+        from harness.measure import Settings, measure_case
 
         leak = self.leak
+        settings = Settings(leak.max_side, leak.resize, leak.options.paste_back, leak.preset.prompt,
+                            leak.preset.guidance_scale)
 
         def compute(plain_call, ready):
-            return measure_case(inpainter, case, max_side=leak.max_side, resize=leak.resize,
-                                paste_back=leak.options.paste_back, prompt=leak.preset.prompt,
-                                guidance_scale=leak.preset.guidance_scale, plain_call=plain_call, ready=ready)
+            return measure_case(inpainter, case, max_side=settings.max_side, resize=settings.resize,
+                                paste_back=settings.paste_back, prompt=settings.prompt,
+                                guidance_scale=settings.guidance_scale, plain_call=plain_call, ready=ready)
 
         return self.execution.measure(case, compute, device=inpainter.device, key=self.key(inpainter, case),
-                                      reuse=self.reuse, run_id=leak.run_id)
+                                      reuse=self.reuse, run_id=leak.run_id, context=(inpainter, settings))

@@ -64,3 +64,21 @@ def test_out_of_memory_at_batch_one_fails_that_case_with_the_message():
     batches = Batches({c: calls for c in calls}, {c: 1 for c in calls}, note=lambda line: None)
     with pytest.raises(RuntimeError, match="out of device memory at batch 1 on cpu: CUDA out of memory"):
         batches.plain_call(StandIn(fits=0), calls[0], SETTINGS)
+
+
+def test_peak_memory_is_read_on_cuda_when_asked_and_kept_through_the_exit(monkeypatch):
+    from harness.execution.batches import PeakMemory
+
+    allocated, resets = [100], []
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device: resets.append(device))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: allocated[0])
+    with PeakMemory("cuda:0") as peak:
+        peak.read()  # the case's own calls are done here; a look-ahead call allocates afterwards
+        allocated[0] = 900
+    assert resets == ["cuda:0"] and peak.bytes == 100
+    with PeakMemory("cuda:0") as unread:
+        pass
+    assert unread.bytes == 900
+    with PeakMemory("cpu") as on_cpu:
+        on_cpu.read()
+    assert on_cpu.bytes is None
