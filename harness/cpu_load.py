@@ -15,7 +15,7 @@ import math
 import os
 from typing import NamedTuple
 
-__all__ = ["CpuTimes", "snapshot", "free_cpus", "PROC_STAT", "MIN_WINDOW_SECONDS"]
+__all__ = ["CpuTimes", "snapshot", "usable_cpus", "free_cpus", "PROC_STAT", "MIN_WINDOW_SECONDS"]
 
 #: Where Linux counts the time of all CPUs, by state, since boot (in clock ticks).
 PROC_STAT = "/proc/stat"
@@ -49,13 +49,18 @@ def snapshot() -> CpuTimes | None:
     return CpuTimes((ticks[3] + ticks[4]) / per_second, sum(ticks) / per_second, own_seconds)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def free_cpus(since: CpuTimes | None = None) -> int:
     """The CPUs this process may use that other processes are not keeping busy, at least 1.
 
     With ``since`` (a :func:`snapshot`), every CPU less the share the other processes used since
     then; otherwise, or over too short a window, the CPUs less the 1-minute load average.
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cpus()
     now = snapshot() if since is not None else None
     if now is not None and now.total - since.total >= MIN_WINDOW_SECONDS:
         window = now.total - since.total

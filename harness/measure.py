@@ -216,10 +216,9 @@ def _record_metrics(measurement: Measurement, inpainter, case: Case, settings: S
     """Leakage, the defects users see, and the excess over the image's VAE round trip."""
     try:
         _roundtrip(inpainter, case.image, settings.max_side, settings.resize)  # the pipeline's last use here
+        failed = None
     except NonFiniteOutputError as exc:
         failed = exc
-    else:
-        failed = None
     if ready is not None:
         ready()  # the pipeline's part is done; the rest (the masks' references included) is arithmetic
     reference = _reference(_mask_key(case), settings.max_side, inpainter.size_multiple, settings.resize)

@@ -72,3 +72,9 @@ def test_the_snapshot_counts_this_machines_and_this_processs_time():
     second = snapshot()
     assert first is not None and second.total > first.total >= first.idle >= 0 and second.idle >= first.idle
     assert second.own > first.own > 0
+
+
+def test_usable_cpus_are_the_affinity_mask(monkeypatch, four_cpus):
+    assert cpu_load.usable_cpus() == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    assert cpu_load.usable_cpus() == 1

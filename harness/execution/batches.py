@@ -89,7 +89,7 @@ class Batches:
         self.results: dict[Case, CallResult] = {}
         self.last: CallResult | None = None  # what the latest plain_call served
         self.calls_run = 0  # pipeline calls made (a batch is one)
-        self._context: tuple | None = None  # (inpainter, settings) of the latest plain_call
+        self._context: tuple | None = None  # (inpainter, settings) for look-ahead calls
 
     def set_context(self, inpainter, settings) -> None:
         """The pipeline and settings a look-ahead call (:meth:`ahead`) runs with; each
@@ -107,7 +107,7 @@ class Batches:
         from harness.pipelines.timing import Timing
 
         call = _as_call(case)
-        self._context = (inpainter, settings)
+        self.set_context(inpainter, settings)
         if call not in self.results:
             self._run_group(inpainter, call, settings)
         result = self.results.get(call) or CallResult(error=ValueError(f"{case.case_id}: no input to call with"))
@@ -119,8 +119,8 @@ class Batches:
         return result.output, timing
 
     def ahead(self, call: Case) -> None:
-        """Compute ``call``'s group now (with the pipeline and settings of the latest
-        :meth:`plain_call`), so that its cases find their outputs here; nothing if it is here."""
+        """Compute ``call``'s group now (with the pipeline and settings last given, see
+        :meth:`set_context`), so that its cases find their outputs here; nothing if it is here."""
         if self._context is not None and _as_call(call) not in self.results:
             inpainter, settings = self._context
             self._run_group(inpainter, _as_call(call), settings)

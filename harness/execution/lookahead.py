@@ -26,7 +26,6 @@ gained and nothing is started.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
@@ -71,8 +70,9 @@ def worthwhile(device: str) -> bool:
         return True
     import torch
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return torch.get_num_threads() < cpus
+    from harness.cpu_load import usable_cpus
+
+    return torch.get_num_threads() < usable_cpus()
 
 
 class Lookahead:

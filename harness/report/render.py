@@ -18,6 +18,7 @@ import markupsafe
 import pandas as pd
 
 from harness.atomic import write_atomic
+from harness.cpu_load import CpuTimes, snapshot
 from harness.report import compare, data, figures, summary
 from harness.report.defects import defects_section
 from harness.report.excess import sources_section
@@ -26,7 +27,6 @@ from harness.report.history import history_section
 from harness.report.mask_families import masks_section
 from harness.report.mitigation import mitigation_section
 from harness.report.spikes import SPIKE_MADS, find_spikes
-from harness.cpu_load import CpuTimes, snapshot
 from harness.report.workers import run_jobs
 from harness.store import Store
 
