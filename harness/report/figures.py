@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -25,7 +26,7 @@ from matplotlib.patches import Patch
 
 from harness.report.data import EdgeProfile, FloorRow, Series, StrengthCurves
 
-__all__ = ["svg_uri", "label", "grid", "category_styles", "strength_panels", "strength_mean", "radius_panels",
+__all__ = ["svg_uri", "label", "grid", "grid_lines", "category_styles", "strength_panels", "strength_mean", "radius_panels",
            "edge_figure", "draw_edge_profiles", "shown_strengths", "EDGE_LINES", "floor_figure", "timing_figure", "comparison_figure", "colorbar_figure", "PALETTE",
            "MARKERS", "MSE_LABEL"]
 
@@ -106,6 +107,37 @@ def grid(n: int, panel: tuple[float, float] = (2.4, 1.8), *, top: float = 0.6) -
     return figure, list(axes[:n])
 
 
+def grid_lines(axes: list) -> None:
+    """Grid lines for the panels of :func:`grid` (call it once they are drawn on), with tick marks
+    on the outer panels only: the bottom one of each column and the first of each row.
+
+    The panels share both axes, so every panel's grid is at the same ticks. matplotlib would make
+    a tick object (mark, label, grid line: five artists) for each tick of each panel and draw them
+    one by one, most of a 20-panel figure's time; here the inner panels' axes are hidden and each
+    panel's grid is one line collection per direction, at the ticks the outer axes show.
+    """
+    if not axes:
+        return
+    columns = axes[0].get_gridspec().ncols
+    last_row = {index % columns: index for index in range(len(axes))}  # column -> its bottom panel
+    x_ticks, y_ticks = _ticks_in_view(axes[0].xaxis), _ticks_in_view(axes[0].yaxis)
+    style = {"colors": matplotlib.rcParams["grid.color"], "linewidths": matplotlib.rcParams["grid.linewidth"],
+             "linestyles": matplotlib.rcParams["grid.linestyle"], "alpha": 0.3, "zorder": 1.5}  # as ax.grid(alpha=0.3)
+    for index, ax in enumerate(axes):
+        ax.xaxis.set_visible(last_row[index % columns] == index)
+        ax.yaxis.set_visible(index % columns == 0)
+        ax.add_collection(LineCollection([[(x, 0), (x, 1)] for x in x_ticks], transform=ax.get_xaxis_transform(),
+                                         **style), autolim=False)
+        ax.add_collection(LineCollection([[(0, y), (1, y)] for y in y_ticks], transform=ax.get_yaxis_transform(),
+                                         **style), autolim=False)
+
+
+def _ticks_in_view(axis) -> list[float]:
+    """The major tick positions ``axis`` shows within its (shared) view limits."""
+    low, high = sorted(axis.get_view_interval())
+    return [float(t) for t in axis.get_major_locator()() if low <= t <= high]
+
+
 def _strength_colours(strengths) -> tuple[dict[float, tuple], ScalarMappable]:
     """One colour per strength (dark = low, light = high) and the mapping for a colour bar."""
     strengths = sorted(strengths)
@@ -145,7 +177,7 @@ def strength_panels(curves: StrengthCurves, spikes: list[dict] = (), spread: dic
             ax.plot([s["strength"] for s in marked], [s["mse_outside"] for s in marked], "o", markersize=7,
                     markerfacecolor="none", markeredgecolor="#D55E00", markeredgewidth=1.5)
         ax.set_title(label(image), fontsize=9, y=1.0)  # a fixed y skips title auto-placement
-        ax.grid(alpha=0.3)
+    grid_lines(axes)
     handles = [Line2D([], [], color=PALETTE[0], marker=".", label="mean over seeds")]
     if spread:
         handles.append(Patch(color=PALETTE[0], alpha=0.25, label="seed range (lowest to highest)"))
@@ -199,7 +231,7 @@ def radius_panels(curves: dict[str, dict[float, Series]]) -> str:
             ax.plot(series.x, series.y, "-", linewidth=1, color=colours[strength], marker=markers[strength],
                     markersize=3, markevery=max(1, len(series.x) // 12))
         ax.set_title(label(image), fontsize=9, y=1.0)  # a fixed y skips title auto-placement
-        ax.grid(alpha=0.3)
+    grid_lines(axes)
     _strength_key(figure, colours, mappable, markers=markers)
     figure.supxlabel("mask area / image area (of the actual disc mask)", fontsize=9)
     figure.supylabel(MSE_LABEL, fontsize=9)

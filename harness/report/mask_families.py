@@ -53,8 +53,8 @@ def family_figure(table: pd.DataFrame) -> str:
             ax.plot(group.mask_area, group.mse_outside, "-", linewidth=1.2, markersize=5, label=family,
                     **styles[family])
         ax.set_title(f"strength {strength:g}", fontsize=9)
-        ax.grid(alpha=0.3)
         ax.set_xlim(0.0, 1.15 * float(table.mask_area.max()))  # from 0: a lone area is not a range
+    figures.grid_lines(axes)
     axes[0].legend(fontsize=7, loc="best")
     figure.supxlabel("mask area / image area (as drawn)", fontsize=9)
     figure.supylabel(figures.MSE_LABEL, fontsize=9)

@@ -45,8 +45,8 @@ def mitigation_figure(table: pd.DataFrame) -> str:
             ax.annotate(row.mitigation, (row.mse_outside, row.seam), textcoords="offset points", xytext=(6, 4),
                         fontsize=8)
         ax.set_title(f"strength {strength:g}", fontsize=9)
-        ax.grid(alpha=0.3)
         ax.margins(0.15)
+    figures.grid_lines(axes)
     figure.supxlabel(f"leakage: {figures.MSE_LABEL}", fontsize=9)
     figure.supylabel("seam (gradient added at the edge)", fontsize=9)
     return figures.svg_uri(figure)
