@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Store", "StoreError", "StoreWriteError", "SCHEMA_VERSION", "RESULT_COLUMNS", "RESULT_SCHEMA",
-           "RUN_SCHEMA", "RUN_STATUSES", "new_run_id"]
+           "RUN_SCHEMA", "RUN_STATUSES", "PROFILE_COLUMNS", "decoded", "new_run_id"]
 
 #: Version 2: columns are declared below and added to older stores in place (see ``_migrate``).
 SCHEMA_VERSION = 2
@@ -95,6 +95,8 @@ RUN_STATUSES = (liveness.RUNNING, "passed", "failed", "interrupted", "error", li
 
 #: Columns that hold JSON (lists and dicts), decoded when read.
 _JSON_COLUMNS = ("flags", "edge_profile", "excess_profile", "texture_profile")
+#: The per-bin profiles among them: most of the time to read a run's rows is decoding these.
+PROFILE_COLUMNS = ("edge_profile", "excess_profile", "texture_profile")
 _KEY_COLUMNS = ("experiment", "case_id")  # with run_id: the primary key, never added by a migration
 
 _CREATE = (
@@ -381,8 +383,13 @@ class Store:
                     record[col] = json.loads(record[col])
         return records
 
-    def frame(self, run_id: str | None = None) -> pd.DataFrame:
-        """One run's result rows (latest run by default), JSON columns decoded."""
+    def frame(self, run_id: str | None = None, *, profiles: bool = True) -> pd.DataFrame:
+        """One run's result rows (latest run by default), JSON columns decoded.
+
+        With ``profiles=False`` the :data:`PROFILE_COLUMNS` keep their JSON text, for readers that
+        use few of them and decode those with :func:`decoded` (the report decodes each in the
+        worker process that draws it): decoding them is most of the time to read a paper-sized run.
+        """
         import pandas as pd
 
         run_id = self._resolve(run_id)
@@ -393,8 +400,15 @@ class Store:
         )
         frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
         for col in _JSON_COLUMNS:
-            frame[col] = [json.loads(v) if isinstance(v, str) else None for v in frame[col]]
+            if profiles or col not in PROFILE_COLUMNS:
+                frame[col] = decoded(frame[col])
         return frame
+
+
+def decoded(values) -> list:
+    """A JSON column's values decoded: text is parsed, values already decoded are kept, anything
+    else (SQL NULL, read as None or NaN) is None."""
+    return [json.loads(v) if isinstance(v, str) else v if isinstance(v, (dict, list)) else None for v in values]
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

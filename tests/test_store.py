@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from harness.store import RESULT_COLUMNS, SCHEMA_VERSION, Store, StoreError, new_run_id
+from harness.store import PROFILE_COLUMNS, RESULT_COLUMNS, SCHEMA_VERSION, Store, StoreError, decoded, new_run_id
 
 
 def _row(case_id, **extra):
@@ -25,6 +25,20 @@ def test_rows_round_trip_with_json_columns_and_infinity(tmp_path):
     row = frame.iloc[0]
     assert row.psnr_outside == math.inf and row.edge_profile == profile and row["flags"] == ["threshold"]
     assert row.recorded  # stamped when written
+
+
+def test_profiles_can_stay_json_text_until_decoded(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.start_run("r1", name=None, preset="smoke", options={})
+    profile = {"start": [1.0], "stop": [None], "mse": [3.5], "count": [7]}
+    store.add_result("r1", _row("a", edge_profile=profile, flags=["threshold"]))
+    store.add_result("r1", _row("b"))  # no profiles: SQL NULL
+    raw, full = store.frame(profiles=False), store.frame()
+    assert raw.loc[0, "flags"] == ["threshold"]  # the short columns are decoded all the same
+    assert isinstance(raw.loc[0, "edge_profile"], str) and not isinstance(raw.loc[1, "edge_profile"], str)
+    for column in PROFILE_COLUMNS:
+        assert decoded(raw[column]) == decoded(full[column]) == list(full[column])
+    assert decoded(["[1]", {"a": 1}, None, math.nan]) == [[1], {"a": 1}, None, None]
 
 
 def test_replacing_a_row_keeps_one_row_per_case(tmp_path):

@@ -95,7 +95,7 @@ def run_history(store: Store, run_id: str | None = None) -> RunHistory:
 
 
 def _points(store: Store, record: dict, changes: tuple[str, ...]) -> list[HistoryPoint]:
-    frame = store.frame(record["run_id"])
+    frame = store.frame(record["run_id"], profiles=False)  # only mse_outside is read
     out = []
     for experiment, group in frame.groupby("experiment", sort=True):
         values = group.mse_outside.to_numpy(dtype=float)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.masks import disc_mask
+from harness.store import decoded
 
 __all__ = [
     "Series",
@@ -32,6 +33,7 @@ __all__ = [
     "top_cases",
     "aggregate_profiles",
     "edge_profiles_by_strength",
+    "with_profiles",
     "floor_rows",
     "timing_rows",
 ]
@@ -116,7 +118,7 @@ def seed_spread(frame: pd.DataFrame) -> tuple[dict[str, Series], pd.DataFrame] |
         return None
     stats = (rows.groupby(["image", "strength"], sort=True).mse_outside.agg(["count", "mean", "std", "min", "max"])
              .reset_index().rename(columns={"count": "seeds"}))
-    if int(stats.seeds.max()) < 2:
+    if stats.empty or int(stats.seeds.max()) < 2:  # empty: no row names its image and strength
         return None
     bands = {str(image): Series(group.strength.to_numpy(float),
                                 np.vstack([group["min"].to_numpy(float), group["max"].to_numpy(float)]))
@@ -150,6 +152,8 @@ def strength_curves(frame: pd.DataFrame) -> StrengthCurves | None:
         str(image): Series(group.strength.to_numpy(float), group.mse_outside.to_numpy(float))
         for image, group in means.groupby("image", sort=True)
     }
+    if not per_image:  # no measured row names its image
+        return None
     stats = means.groupby("strength", sort=True).mse_outside.agg(["mean", "std", "count"])
     strengths, mean = stats.index.to_numpy(float), stats["mean"].to_numpy(float)
     fit = fit_quadratic(strengths, mean) if strengths.size >= 3 else None
@@ -229,12 +233,21 @@ def aggregate_profiles(profiles: list[dict]) -> EdgeProfile:
 
 def edge_profiles_by_strength(frame: pd.DataFrame) -> dict[float, EdgeProfile]:
     """Strength experiment: the pooled edge profile of every strength that has profiles."""
-    rows = measured(frame, "strength")
-    rows = rows[np.array([isinstance(p, dict) and bool(p.get("count")) for p in rows.edge_profile], dtype=bool)]
+    rows = with_profiles(measured(frame, "strength"), "edge_profile")
     return {
         float(strength): aggregate_profiles(list(group.edge_profile))
         for strength, group in rows.groupby("strength", sort=True)
     }
+
+
+def with_profiles(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The ``rows`` that have a non-empty profile in ``column``, decoded (a frame read with
+    ``Store.frame(profiles=False)`` holds it as JSON text); no rows when the column is missing."""
+    if column not in rows:
+        return rows.iloc[:0]
+    profiles = decoded(rows[column])
+    keep = np.array([isinstance(p, dict) and bool(p.get("count")) for p in profiles], dtype=bool)
+    return rows[keep].assign(**{column: [p for p, k in zip(profiles, keep) if k]})
 
 
 def floor_rows(frame: pd.DataFrame) -> tuple[list[FloorRow], float | None, float | None]:

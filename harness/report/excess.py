@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.report import figures
-from harness.report.data import aggregate_profiles, measured, seed_means
+from harness.report.data import aggregate_profiles, measured, seed_means, with_profiles
 
 __all__ = ["totals", "excess_profiles", "texture_rows", "texture_bins", "sources_figure", "sources_section"]
 
@@ -35,10 +35,7 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame | None:
 
 def excess_profiles(frame: pd.DataFrame) -> dict:
     """Per strength, the excess per edge-distance bin pooled over cases (count-weighted)."""
-    rows = measured(frame, "strength")
-    if "excess_profile" not in rows:
-        return {}
-    rows = rows[np.array([isinstance(p, dict) and bool(p.get("count")) for p in rows.excess_profile], dtype=bool)]
+    rows = with_profiles(measured(frame, "strength"), "excess_profile")
     return {float(s): aggregate_profiles(list(g.excess_profile)) for s, g in rows.groupby("strength", sort=True)}
 
 
@@ -60,8 +57,7 @@ def texture_rows(frame: pd.DataFrame) -> list[dict]:
 def texture_bins(frame: pd.DataFrame) -> dict[str, np.ndarray] | None:
     """The floor's and the excess's mean error per texture bin (smoothest first), pooled over
     every strength case of every image, each case's bins weighted by their pixel counts."""
-    rows = measured(frame, "strength")
-    profiles = [p for p in rows.get("texture_profile", []) if isinstance(p, dict) and p.get("count")]
+    profiles = list(with_profiles(measured(frame, "strength"), "texture_profile").get("texture_profile", []))
     if not profiles:
         return None
     size = min(len(p["count"]) for p in profiles)

@@ -204,7 +204,7 @@ def build_report(store_path: str | Path, *, run_id: str | None = None, output: s
         idle_since = snapshot()  # how busy the others keep the machine while the rows are read picks the workers
     with Store(store_path) as store:  # closed at once: a reader left open keeps SQLite's -wal file
         record = store.run(run_id)
-        frame = store.frame(record["run_id"])
+        frame = store.frame(record["run_id"], profiles=False)  # each is decoded by the section that draws it
         history = history_section(store, record["run_id"])
     html = render_report(frame, record, store_dir=store.path.parent, baseline=baseline, gate_failures=gate_failures,
                          aggregate=aggregate, history=history, workers=workers, idle_since=idle_since)

@@ -90,12 +90,14 @@ def test_top_cases_per_image_with_ties_and_few_cases(store_of, make_row):
     assert [c["case_id"] for c in top["b"]] == ["b-s0.10-r0.80-seed0"]
 
 
-def test_edge_profiles_are_pooled_weighted_by_count(store_of, make_row):
+@pytest.mark.parametrize("decoded", [True, False], ids=["decoded", "json-text"])
+def test_edge_profiles_are_pooled_weighted_by_count(store_of, make_row, decoded):
     one = {"start": [1.0, 2.0, 4.0], "stop": [2.0, 4.0, None], "mse": [10.0, 6.0, 2.0], "count": [100, 50, 10]}
     two = {"start": [1.0, 4.0], "stop": [2.0, None], "mse": [30.0, 4.0], "count": [300, 30]}
     rows = [make_row("a", 0.5, edge_profile=one), make_row("b", 0.5, edge_profile=two),
-            make_row("a", 0.9, edge_profile=one)]
-    profiles = data.edge_profiles_by_strength(_frame(store_of, rows))
+            make_row("a", 0.9, edge_profile=one), make_row("c", 0.9, edge_profile={"count": []}), make_row("d", 0.9)]
+    # a frame read with Store.frame(profiles=False), as the report reads it, holds the profiles as text
+    profiles = data.edge_profiles_by_strength(Store(store_of(rows)).frame(profiles=decoded))
     pooled = profiles[0.5]
     np.testing.assert_allclose(pooled.start, [1, 2, 4])
     np.testing.assert_allclose(pooled.mse, [(10 * 100 + 30 * 300) / 400, 6.0, (2 * 10 + 4 * 30) / 40])
