@@ -133,16 +133,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses leak_case without @pytest.mark.{MARKER}(experiment)")
-    try:
-        leak = _session(metafunc.config)
-    except pytest.UsageError:
-        return  # raised once collection ends (pytest_collection_modifyitems), not as a collection error
-    params = []
-    for case in leak.cases(marker.args[0]):
-        # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
-        reason = leak.pipeline.skip_reason(case)
-        marks = [pytest.mark.skip(reason=reason)] if reason else []
-        params.append(pytest.param(case, id=case.case_id, marks=marks))
+    with heap.collector_paused():  # the first experiment's cases import diffusers and torch (see harness.heap)
+        try:
+            leak = _session(metafunc.config)
+        except pytest.UsageError:
+            return  # raised once collection ends (pytest_collection_modifyitems), not as a collection error
+        params = []
+        for case in leak.cases(marker.args[0]):
+            # the pipeline's own step rule; reported as skipped (and recorded), never silently dropped
+            reason = leak.pipeline.skip_reason(case)
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            params.append(pytest.param(case, id=case.case_id, marks=marks))
     metafunc.parametrize("leak_case", params)
 
 
@@ -349,10 +350,9 @@ def inpainter(request: pytest.FixtureRequest):
         # the same count in every process: CPU results follow it, and N workers x all cores
         # oversubscribe the CPU (seen: 275 s instead of 12 s for the smoke sweep with -n 2)
         torch.set_num_threads(leak.options.threads)
-        loaded = load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
-                                pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
-        heap.freeze()  # the libraries and the pipeline live until the session ends
-        return loaded
+        with heap.collector_paused():  # the pipeline lives until the session ends: frozen with the libraries
+            return load_inpainter(leak.options.pipeline, device=device, dtype=leak.options.dtype,
+                                  pipeline_class=leak.options.pipeline_class, scheduler=leak.pipeline.scheduler)
     except (PipelineLoadError, ValueError) as exc:
         message = f"cannot load pipeline {leak.options.pipeline!r}: {exc}"
     leak.pipeline.load_error = message

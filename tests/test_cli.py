@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -53,6 +54,15 @@ def test_baseline_save_from_a_stored_run(store, tmp_path, capsys):
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["--store", str(tmp_path / "missing.sqlite"), "runs"]) == 2
     assert "leakage: no results store at" in capsys.readouterr().err
+
+
+def test_the_report_command_run_in_a_process_that_goes_on_freezes_nothing(store, tmp_path, capsys):
+    # main() is the command inside a longer-lived process; only the console script (run) pauses
+    # the collector for the report's imports and freezes them, as its process ends next
+    if gc.get_freeze_count():
+        pytest.skip("the heap of this process is frozen already")
+    assert main(["--store", str(store.path), "report", "-o", str(tmp_path / "r.html")]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_console_entry_points_exist():

@@ -52,6 +52,75 @@ def test_frozen_block_inside_another_freeze_keeps_it():
     assert 0 < gc.get_freeze_count() <= before
 
 
+def test_collector_paused_runs_the_block_without_collections_then_freezes_it():
+    assert gc.isenabled()
+    with heap.collector_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+        for item in made:
+            item.append(item)  # garbage cycles once dropped: frozen with the rest, not collected
+        before = gc.get_stats()[2]["collections"]
+        del made
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert gc.get_stats()[2]["collections"] == before
+    with heap.collector_paused():  # the freeze grows: it is this module's
+        kept = [{"new": i} for i in range(100)]
+    assert gc.get_freeze_count() > 0 and kept
+    heap.thaw()
+    assert gc.get_freeze_count() == 0
+
+
+def test_collector_paused_on_error_and_when_the_collector_was_off():
+    with pytest.raises(RuntimeError), heap.collector_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    heap.thaw()
+    gc.disable()
+    try:
+        with heap.collector_paused():
+            pass
+        assert not gc.isenabled() and gc.get_freeze_count() == 0  # left as it was found
+    finally:
+        gc.enable()
+
+
+def test_frozen_block_after_a_freeze_here_grows_it_and_keeps_it():
+    heap.freeze()
+    with heap.frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() > 0  # the session's freeze stands until thawed
+    heap.thaw()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_leakage_sessions_collection_runs_with_the_collector_paused(leak_project, monkeypatch):
+    # the first experiment's cases import diffusers (PipelineSpec.pipeline_type): without the
+    # collector's full scans, and what they leave is frozen when collection ends
+    from harness.pipelines.spec import PipelineSpec
+
+    seen = {"collector on at import": []}
+    original = PipelineSpec.pipeline_type
+
+    def pipeline_type(self):
+        seen["collector on at import"].append(gc.isenabled())
+        return original(self)
+
+    monkeypatch.setattr(PipelineSpec, "pipeline_type", pipeline_type)
+
+    class Probe:
+        @staticmethod
+        def pytest_collection_finish(session):
+            seen["at collection finish"] = (gc.isenabled(), gc.get_freeze_count())
+
+    result = leak_project.runpytest("benchmarks", "--collect-only", "-q", "--leak-images", "coffee",
+                                    "-p", "no:cacheprovider", plugins=[Probe()])
+    assert result.ret == 0
+    assert seen["collector on at import"] and not any(seen["collector on at import"])
+    enabled, frozen = seen["at collection finish"]
+    assert enabled and frozen > 0
+    assert gc.get_freeze_count() == 0  # an inline run: thawed when it ends
+
+
 def test_a_leakage_session_stays_frozen_through_pytests_exit_collections_then_thaws(leak_project):
     # pytest's unraisableexception plugin runs full collections in a cleanup it registers in
     # pytest_configure; a cleanup registered the same way must still see the heap frozen
