@@ -79,12 +79,14 @@ def worker_count(jobs: int, workers: int | None = None, idle_since: CpuTimes | N
 
 
 def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = None,
-             idle_since: CpuTimes | None = None) -> dict[str, object]:
+             idle_since: CpuTimes | None = None, meanwhile: Callable[[], object] | None = None) -> dict[str, object]:
     """Call each of ``jobs`` (name -> callable without arguments) and return name -> result.
 
     The results are those of calling the jobs here, in order; with more than one worker
     (:func:`worker_count`) they are computed in forked processes. An exception a job raises
-    is raised here, as if the job had run here.
+    is raised here, as if the job had run here. ``meanwhile``, a head start on the caller's own
+    work, is called here while the workers draw; the caller must not rely on it having run (it
+    is not called without workers, and an error it raises is left for the caller to meet again).
     """
     if workers != 1:
         stop_idle_threads()
@@ -93,7 +95,7 @@ def run_jobs(jobs: Mapping[str, Callable[[], object]], *, workers: int | None = 
     # while the jobs draw: each full collection would walk them all (a tenth of a 5020-row
     # report's time), and in a forked worker also write to, and so copy, every inherited page
     with heap.frozen():
-        results = _in_pool(jobs, count) if count > 1 else {}
+        results = _in_pool(jobs, count, meanwhile) if count > 1 else {}
         for name, job in jobs.items():
             if name not in results:
                 results[name] = job()
@@ -104,7 +106,8 @@ def _run(name: str) -> object:
     return _JOBS[name]()
 
 
-def _in_pool(jobs: Mapping[str, Callable[[], object]], count: int) -> dict[str, object]:
+def _in_pool(jobs: Mapping[str, Callable[[], object]], count: int,
+             meanwhile: Callable[[], object] | None = None) -> dict[str, object]:
     """The results the pool delivered; a failed job is left out so that the caller computes it
     (a genuine error in the job then surfaces there, with its own traceback)."""
     global _JOBS
@@ -115,6 +118,11 @@ def _in_pool(jobs: Mapping[str, Callable[[], object]], count: int) -> dict[str, 
         # method), and unlike multiprocessing.Pool it notices a worker that died.
         with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = {pool.submit(_run, name): name for name in jobs}
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except Exception as exc:  # noqa: BLE001 - the caller does it again, where a real error is raised
+                    log.debug("report: the head start failed (%s: %s)", type(exc).__name__, exc)
             for future in as_completed(futures):
                 name = futures[future]
                 try:

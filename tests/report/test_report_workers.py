@@ -28,6 +28,14 @@ from harness.report.workers import can_fork, run_jobs, worker_count
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="LOG %(message)s")
 parent = os.getpid()
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rpartition(")")[2].split()[1])
+    except OSError:
+        return None
+
 checks = {"can_fork": can_fork(), "cpus": len(os.sched_getaffinity(0)), "parent": parent}
 jobs = {f"job{n}": (lambda n=n: (os.getpid(), n * n)) for n in range(6)}  # lambdas: nothing is pickled
 checks["squares"] = list(run_jobs(jobs, workers=2).items())
@@ -46,6 +54,16 @@ def dies_in_a_worker():
     return "built here"
 
 checks["died"] = run_jobs({"dies": dies_in_a_worker, "ok": lambda: 7}, workers=2)
+head_start = []
+slow = {f"slow{n}": (lambda: __import__("time").sleep(0.2) or os.getpid()) for n in range(2)}
+run_jobs(slow, workers=2, meanwhile=lambda: head_start.append(
+    (os.getpid(), sum(1 for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == parent))))
+checks["meanwhile"] = head_start
+
+def broken_head_start():
+    raise OSError("no template")
+
+checks["meanwhile_error"] = run_jobs({"ok": lambda: 5}, workers=2, meanwhile=broken_head_start)
 checks["counts"] = [worker_count(1, 4), worker_count(3, 8), worker_count(100)]
 checks["idle"] = free_cpus()
 
@@ -92,6 +110,19 @@ def test_a_jobs_own_error_is_raised_here(pool):
 def test_a_worker_that_dies_costs_only_time(pool):
     assert pool["died"] == {"dies": "built here", "ok": 7}
     assert any("worker process died" in line for line in pool["log"]), pool["log"]
+
+
+@linux_only
+def test_the_callers_head_start_runs_here_once_while_the_workers_draw(pool):
+    [(pid, children)] = pool["meanwhile"]
+    assert pid == pool["parent"] and children >= 1  # the workers were alive while it ran
+    assert pool["meanwhile_error"] == {"ok": 5}  # its failure is the caller's to meet again
+
+
+def test_no_head_start_without_workers():
+    called = []
+    assert run_jobs({"a": lambda: 1}, workers=1, meanwhile=lambda: called.append(1)) == {"a": 1}
+    assert called == []
 
 
 @linux_only
