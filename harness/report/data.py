@@ -205,10 +205,10 @@ def top_cases(frame: pd.DataFrame, n: int = 3) -> dict[str, list[dict]]:
     ordered = rows.assign(_key=-rows.mse_outside.astype(float)).sort_values(
         ["_key", "experiment", "case_id"], kind="mergesort"
     )
-    return {
-        str(image): group.drop(columns="_key").head(n).to_dict("records")
-        for image, group in ordered.groupby("image", sort=True)
-    }
+    top: dict[str, list[dict]] = {str(image): [] for image in sorted(ordered.image.dropna().unique())}
+    for row in ordered.groupby("image", sort=False).head(n).drop(columns="_key").to_dict("records"):
+        top[str(row["image"])].append(row)  # head keeps the worst-first order
+    return top
 
 
 def aggregate_profiles(profiles: list[dict]) -> EdgeProfile:

@@ -156,17 +156,19 @@ def render_report(frame: pd.DataFrame, record: dict, *, store_dir: Path, baselin
     """
     started = time.perf_counter()
     # the sections are independent: each is one job, built side by side where processes can be forked
-    jobs = {  # the slowest first (for a paper-sized run), so that the workers finish together
-        "radius": partial(_radius, frame),
+    # the slowest first, so that the workers finish together (on 5020 rows, 2 cores: strength 0.48 s,
+    # radius 0.39, heatmaps 0.32, sources 0.31, edge 0.24, defects 0.2, floor 0.15, the rest 0.12 or less)
+    jobs = {
         "strength": partial(_strength, frame),
-        "edge": partial(_edge, frame),
+        "radius": partial(_radius, frame),
         "heatmaps": partial(_heatmaps, frame, Path(store_dir), str(record["run_id"])),
-        "cases": partial(_cases, frame),
         "sources": partial(sources_section, frame),
-        "floor": partial(_floor, frame),
+        "edge": partial(_edge, frame),
         "defects": partial(defects_section, frame),
-        "timing": partial(_timing, frame),
+        "floor": partial(_floor, frame),
+        "cases": partial(_cases, frame),
         "summary": partial(_summary, frame, record),
+        "timing": partial(_timing, frame),
         "comparison": partial(_comparison, frame, record, baseline, gate_failures, aggregate),
         "masks": partial(masks_section, frame),
         "mitigation": partial(mitigation_section, frame),

@@ -167,10 +167,8 @@ def worst_cases(frame: pd.DataFrame, n: int = 10) -> list[dict]:
 def flagged_cases(frame: pd.DataFrame) -> list[dict]:
     """Rows that did not pass or carry flags, failures first, with their messages."""
     order = {"failed": 0, "error": 1, "skipped": 3}
-    rows = [
-        row for row in frame.to_dict("records")
-        if row["status"] != "passed" or (isinstance(row["flags"], list) and row["flags"])
-    ]
+    flagged = [isinstance(flags, list) and bool(flags) for flags in frame["flags"]]
+    rows = frame[(frame.status != "passed").to_numpy() | np.array(flagged, dtype=bool)].to_dict("records")
     return sorted(rows, key=lambda r: (order.get(r["status"], 2), r["experiment"], r["case_id"]))
 
 
@@ -219,8 +217,8 @@ def case_rows_html(frame: pd.DataFrame) -> str:
     for column, values in zip(CASE_COLUMNS, _case_columns(frame)):
         if column.key == "status":
             cells = [f'<td class="st-{text}">{text}</td>' for text in map(escape, values)]
-        elif column.numeric:
-            cells = [f"<td>{escape(format_number(value))}</td>" for value in values]
+        elif column.numeric:  # a number's text needs no escaping; text stored in a number column does
+            cells = [f"<td>{escape(value) if isinstance(value, str) else format_number(value)}</td>" for value in values]
         else:
             cells = [f"<td>{'' if value is None else escape(value)}</td>" for value in values]
         columns.append(cells)
