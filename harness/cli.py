@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness import heap
+from harness import cpu_load, heap
 from harness.gate.baseline import BaselineError
 from harness.store import Store, StoreError
 
@@ -76,13 +76,16 @@ def _cmd_baseline_save(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    # how busy other processes keep the CPUs while this one imports and reads the rows decides
+    # how many report workers to fork (harness.cpu_load): a window of a second, not a tenth
+    idle_since = cpu_load.snapshot()
     # matplotlib and jinja2 load only for this command; where the process ends with it, their
     # import runs without the collector's full scans (see harness.heap)
     with heap.collector_paused() if args.process_ends else contextlib.nullcontext():
         from harness.report import build_report
 
     try:
-        path = build_report(args.store, run_id=args.run, output=args.output)
+        path = build_report(args.store, run_id=args.run, output=args.output, idle_since=idle_since)
     except OSError as exc:  # the output path is a folder, read-only, ...
         return _cannot_write(Path(args.output), exc)
     print(path)

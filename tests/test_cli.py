@@ -65,6 +65,23 @@ def test_the_report_command_run_in_a_process_that_goes_on_freezes_nothing(store,
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def test_the_report_commands_cpu_window_opens_before_its_imports(store, tmp_path, monkeypatch, capsys):
+    # the report's worker count reads how busy the machine was since this snapshot: reading the
+    # rows alone (0.1 s on 5020 rows) is too short a window, and the count fell back to the load average
+    import harness.report
+    from harness.cpu_load import CpuTimes
+
+    seen = {}
+
+    def build_report(*args, idle_since=None, **kwargs):
+        seen["idle_since"] = idle_since
+        return tmp_path / "r.html"
+
+    monkeypatch.setattr(harness.report, "build_report", build_report)
+    assert main(["--store", str(store.path), "report", "-o", str(tmp_path / "r.html")]) == 0
+    assert isinstance(seen["idle_since"], CpuTimes)
+
+
 def test_console_entry_points_exist():
     result = subprocess.run([sys.executable, "-m", "harness", "--help"], capture_output=True, text=True, check=True)
     assert "runs" in result.stdout and "export" in result.stdout
