@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import warnings
 
 import matplotlib
@@ -18,7 +17,6 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -26,8 +24,9 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
 from harness.report.data import EdgeProfile, FloorRow, Series, StrengthCurves
+from harness.report.panels import grid, grid_lines
 
-__all__ = ["svg_uri", "label", "grid", "grid_lines", "category_styles", "strength_panels", "strength_mean", "radius_panels",
+__all__ = ["svg_uri", "label", "category_styles", "strength_panels", "strength_mean", "radius_panels",
            "edge_figure", "draw_edge_profiles", "shown_strengths", "EDGE_LINES", "floor_figure", "timing_figure", "comparison_figure", "colorbar_figure", "PALETTE",
            "MARKERS", "MSE_LABEL"]
 
@@ -36,7 +35,6 @@ MSE_LABEL = "MSE outside (0–255²)"
 #: Okabe & Ito's colour-blind-safe palette (black last: it is used when the others run out).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-_COLUMNS = 5
 _RASTER_ABOVE = 400  # scatters with more points are embedded as an image inside the SVG (size)
 # viridis without its last, palest tenth, so the highest strength stays visible on white
 _STRENGTH_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)))
@@ -87,56 +85,6 @@ def label(text: str, limit: int = 28) -> str:
     text = str(text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("$", r"\$")
-
-
-def grid(n: int, panel: tuple[float, float] = (2.4, 1.8), *, top: float = 0.6) -> tuple[Figure, list]:
-    """``n`` small panels, 5 to a row, sharing both axes; unused slots hidden. Margins are fixed
-    (in inches; ``top`` leaves room for a legend) rather than solved by a layout engine, which
-    took most of a 20-panel figure's time."""
-    columns = min(_COLUMNS, n)
-    rows = math.ceil(n / columns)
-    width, height = panel[0] * columns + 0.9, panel[1] * rows + top + 0.6
-    figure = Figure(figsize=(width, height))
-    figure.subplots_adjust(left=0.8 / width, right=1 - 0.1 / width, bottom=0.6 / height, top=1 - top / height,
-                           wspace=0.12, hspace=0.35)
-    axes = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
-    for index in range(n, rows * columns):
-        axes[index].set_visible(False)
-        axes[index - columns].xaxis.set_tick_params(labelbottom=True)  # the panel above is now the last
-    for ax in axes[:n]:
-        ax.locator_params(nbins=4)
-    return figure, list(axes[:n])
-
-
-def grid_lines(axes: list) -> None:
-    """Grid lines for the panels of :func:`grid` (call it once they are drawn on), with tick marks
-    on the outer panels only: the bottom one of each column and the first of each row.
-
-    The panels share both axes, so every panel's grid is at the same ticks. matplotlib would make
-    a tick object (mark, label, grid line: five artists) for each tick of each panel and draw them
-    one by one, most of a 20-panel figure's time; here the inner panels' axes are hidden and each
-    panel's grid is one line collection per direction, at the ticks the outer axes show.
-    """
-    if not axes:
-        return
-    columns = axes[0].get_gridspec().ncols
-    last_row = {index % columns: index for index in range(len(axes))}  # column -> its bottom panel
-    x_ticks, y_ticks = _ticks_in_view(axes[0].xaxis), _ticks_in_view(axes[0].yaxis)
-    style = {"colors": matplotlib.rcParams["grid.color"], "linewidths": matplotlib.rcParams["grid.linewidth"],
-             "linestyles": matplotlib.rcParams["grid.linestyle"], "alpha": 0.3, "zorder": 1.5}  # as ax.grid(alpha=0.3)
-    for index, ax in enumerate(axes):
-        ax.xaxis.set_visible(last_row[index % columns] == index)
-        ax.yaxis.set_visible(index % columns == 0)
-        ax.add_collection(LineCollection([[(x, 0), (x, 1)] for x in x_ticks], transform=ax.get_xaxis_transform(),
-                                         **style), autolim=False)
-        ax.add_collection(LineCollection([[(0, y), (1, y)] for y in y_ticks], transform=ax.get_yaxis_transform(),
-                                         **style), autolim=False)
-
-
-def _ticks_in_view(axis) -> list[float]:
-    """The major tick positions ``axis`` shows within its (shared) view limits."""
-    low, high = sorted(axis.get_view_interval())
-    return [float(t) for t in axis.get_major_locator()() if low <= t <= high]
 
 
 def _strength_colours(strengths) -> tuple[dict[float, tuple], ScalarMappable]:

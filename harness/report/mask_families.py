@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.masks import MASK_FAMILIES
-from harness.report import figures
+from harness.report import figures, panels
 from harness.report.data import measured, seed_means
 
 __all__ = ["family_table", "family_figure", "masks_section"]
@@ -41,7 +41,7 @@ def family_table(frame: pd.DataFrame) -> pd.DataFrame | None:
 def family_figure(table: pd.DataFrame) -> str:
     """One panel per strength: MSE outside against mask area, a line with markers per family."""
     strengths = sorted(table.strength.unique())
-    figure, axes = figures.grid(len(strengths), panel=(3.4, 2.6))
+    figure, axes = panels.grid(len(strengths), panel=(3.4, 2.6))
     families = _order(table["mask"].unique())
     styles = figures.category_styles(families)
     for ax, strength in zip(axes, strengths):
@@ -54,7 +54,7 @@ def family_figure(table: pd.DataFrame) -> str:
                     **styles[family])
         ax.set_title(f"strength {strength:g}", fontsize=9)
         ax.set_xlim(0.0, 1.15 * float(table.mask_area.max()))  # from 0: a lone area is not a range
-    figures.grid_lines(axes)
+    panels.grid_lines(axes)
     axes[0].legend(fontsize=7, loc="best")
     figure.supxlabel("mask area / image area (as drawn)", fontsize=9)
     figure.supylabel(figures.MSE_LABEL, fontsize=9)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.mitigations import MITIGATIONS
-from harness.report import figures
+from harness.report import figures, panels
 from harness.report.data import measured, seed_means
 
 __all__ = ["mitigation_table", "mitigation_figure", "mitigation_section"]
@@ -36,7 +36,7 @@ def mitigation_table(frame: pd.DataFrame) -> pd.DataFrame | None:
 def mitigation_figure(table: pd.DataFrame) -> str:
     """One panel per strength: seam against leakage, a labelled point per mitigation."""
     strengths = sorted(table.strength.unique())
-    figure, axes = figures.grid(len(strengths), panel=(3.6, 2.8), top=0.35)
+    figure, axes = panels.grid(len(strengths), panel=(3.6, 2.8), top=0.35)
     styles = figures.category_styles([m for m in MITIGATIONS if m in set(table.mitigation)])
     for ax, strength in zip(axes, strengths):
         for row in table[table.strength == strength].itertuples():
@@ -46,7 +46,7 @@ def mitigation_figure(table: pd.DataFrame) -> str:
                         fontsize=8)
         ax.set_title(f"strength {strength:g}", fontsize=9)
         ax.margins(0.15)
-    figures.grid_lines(axes)
+    panels.grid_lines(axes)
     figure.supxlabel(f"leakage: {figures.MSE_LABEL}", fontsize=9)
     figure.supylabel("seam (gradient added at the edge)", fontsize=9)
     return figures.svg_uri(figure)

@@ -52,24 +52,6 @@ def test_every_figure_is_an_svg(smoke_store):
     assert figures.svg_uri is not None and uris[0] == figures.strength_panels(curves)  # the same bytes each time
 
 
-def test_grid_panels_tick_on_the_outside_and_share_one_grid():
-    figure, axes = figures.grid(7)  # 5 + 2: the 3rd to 5th columns end in the first row
-    for ax in axes:
-        ax.plot([0.0, 1.0], [0.0, 250.0])
-    figures.grid_lines(axes)
-    bottoms, lefts = {2, 3, 4, 5, 6}, {0, 5}
-    x_ticks = [t for t in axes[5].get_xticks() if 0.0 <= t <= 1.0]  # what the bottom panels show
-    y_ticks = [t for t in axes[0].get_yticks() if axes[0].get_ylim()[0] <= t <= axes[0].get_ylim()[1]]
-    assert len(x_ticks) >= 3 and len(y_ticks) >= 3
-    for index, ax in enumerate(axes):
-        assert ax.xaxis.get_visible() == (index in bottoms) and ax.yaxis.get_visible() == (index in lefts)
-        vertical, horizontal = ax.collections
-        assert [segment[0][0] for segment in vertical.get_segments()] == x_ticks
-        assert [segment[0][1] for segment in horizontal.get_segments()] == y_ticks
-        assert vertical.get_transform() == ax.get_xaxis_transform() and vertical.get_alpha() == 0.3
-    assert _svg_width(figures.svg_uri(figure)) > 0
-
-
 def test_labels_with_dollars_and_emoji_draw(make_row, store_of):
     """``$`` would start matplotlib's mathtext (and fail on odd input); emoji lack a glyph."""
     names = ["$x^$ broken $", "café-🌄", "<script>alert(1)</script>"]
